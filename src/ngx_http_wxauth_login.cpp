@@ -1,0 +1,401 @@
+/*
+ * The login location: reads the `code`, exchanges it at WeChat's jscode2session through an
+ * in-memory subrequest, stores a new session in Redis and answers with the session token.
+ *
+ *   body read -> subrequest -> (parent resumed) parse -> Redis SET -> answer
+ */
+
+#include "ngx_http_wxauth_module.h"
+#include "ngx_http_wxauth_redis.h"
+
+#include <ctime>
+
+#include "core/login_request.h"
+#include "core/session.h"
+#include "core/token.h"
+#include "core/wechat.h"
+
+
+#define NGX_HTTP_WXAUTH_MAX_LOGIN_BODY  4096
+
+
+static std::string_view
+ngx_http_wxauth_sv(const ngx_str_t &s)
+{
+    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
+}
+
+
+static void
+ngx_http_wxauth_login_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    wxauth::Error err)
+{
+    ngx_int_t  rc;
+
+    ngx_http_wxauth_restore_log(r);
+
+    if (ctx->has_wx_errcode) {
+        ngx_log_error(ngx_http_wxauth_error_log_level(err), r->connection->log, 0,
+                      "wxauth: login refused: %s (WeChat errcode %i)",
+                      wxauth::error_code(err), ctx->wx_errcode);
+    } else {
+        ngx_log_error(ngx_http_wxauth_error_log_level(err), r->connection->log, 0,
+                      "wxauth: login refused: %s", wxauth::error_code(err));
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    rc = ngx_http_wxauth_send_error(r, err, ctx->wx_errcode, ctx->has_wx_errcode);
+    ngx_http_finalize_request(r, rc);
+}
+
+
+static void
+ngx_http_wxauth_login_stored(void *data, ngx_uint_t outcome,
+    const std::vector<wxauth::ReplyView> &replies)
+{
+    ngx_int_t                    rc;
+    ngx_connection_t            *c;
+    ngx_http_request_t          *r;
+    ngx_http_wxauth_ctx_t       *ctx;
+    ngx_http_wxauth_loc_conf_t  *wlcf;
+
+    r = static_cast<ngx_http_request_t *>(data);
+    c = r->connection;
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
+
+    ctx->pending = NULL;
+
+    if (outcome != NGX_HTTP_WXAUTH_REDIS_OK) {
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    if (replies[0].outcome != wxauth::ReplyOutcome::ok) {
+        if (replies[0].outcome == wxauth::ReplyOutcome::error) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "wxauth: redis refused to store the session: %s",
+                          replies[0].text.c_str());
+        } else {
+            ngx_log_error(NGX_LOG_ALERT, c->log, 0,
+                          "wxauth: a new session token collided with a stored one");
+        }
+
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);
+        ngx_http_run_posted_requests(c);
+        return;
+    }
+
+    try {
+        std::string body = "{\"session\":\"" + std::string(ngx_http_wxauth_sv(ctx->token))
+                           + "\",\"expires_in\":" + std::to_string(wlcf->session_ttl) + "}";
+
+        ngx_log_error(NGX_LOG_INFO, c->log, 0, "wxauth: login succeeded for app \"%V\"",
+                      &ctx->appid);
+
+        rc = ngx_http_wxauth_send_json(r, NGX_HTTP_OK, body.data(), body.size());
+
+    } catch (...) {
+        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_http_finalize_request(r, rc);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_wxauth_login_store(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    ngx_http_wxauth_loc_conf_t *wlcf, const wxauth::Code2SessionResult &res)
+{
+    wxauth::SessionRecord  rec;
+
+    std::string token = wxauth::generate_token();
+
+    rec.openid = res.openid;
+    rec.session_key = res.session_key;
+    rec.unionid = res.unionid;
+    rec.appid = std::string(ngx_http_wxauth_sv(wlcf->appid));
+    rec.issued_at = (std::int64_t) ngx_time();
+
+    std::vector<ngx_http_wxauth_redis_cmd_t> cmds{
+        { "SET", wxauth::session_storage_key(ngx_http_wxauth_sv(wlcf->redis_prefix), token),
+          wxauth::encode_session(rec), "EX", std::to_string(wlcf->session_ttl), "NX" }
+    };
+
+    if (ngx_http_wxauth_copy_str(r->pool, &ctx->token, token.data(), token.size()) != NGX_OK
+        || ngx_http_wxauth_copy_str(r->pool, &ctx->openid, rec.openid.data(),
+                                    rec.openid.size()) != NGX_OK
+        || ngx_http_wxauth_copy_str(r->pool, &ctx->unionid, rec.unionid.data(),
+                                    rec.unionid.size()) != NGX_OK)
+    {
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::internal_error);
+        return;
+    }
+
+    ctx->appid = wlcf->appid;
+
+    ctx->pending = ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds,
+                                              ngx_http_wxauth_login_stored, r);
+
+    if (ctx->pending == NULL) {
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);
+        return;
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+}
+
+
+/* the parent request, woken up once the WeChat subrequest is done */
+static void
+ngx_http_wxauth_login_resume(ngx_http_request_t *r)
+{
+    ngx_buf_t                   *b;
+    ngx_http_request_t          *sr;
+    ngx_http_wxauth_ctx_t       *ctx;
+    ngx_http_wxauth_loc_conf_t  *wlcf;
+
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+
+    if (ctx == NULL || !ctx->sr_done || ctx->pending) {
+        return;
+    }
+
+    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
+    sr = ctx->sr;
+
+    ngx_http_wxauth_restore_log(r);
+
+    if (ctx->sr_rc == NGX_HTTP_GATEWAY_TIME_OUT || ctx->sr_status == NGX_HTTP_GATEWAY_TIME_OUT) {
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_timeout);
+        return;
+    }
+
+    if (ctx->sr_rc == NGX_ERROR || ctx->sr_rc >= NGX_HTTP_SPECIAL_RESPONSE
+        || ctx->sr_status < 200 || ctx->sr_status > 299)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "wxauth: the code2session location answered with status %ui",
+                      ctx->sr_status ? ctx->sr_status : (ngx_uint_t) ctx->sr_rc);
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_unavailable);
+        return;
+    }
+
+    try {
+        std::string_view body;
+
+        if (sr->out && sr->out->buf) {
+            b = sr->out->buf;
+            body = std::string_view(reinterpret_cast<const char *>(b->pos), b->last - b->pos);
+        }
+
+        wxauth::Code2SessionResult res = wxauth::parse_code2session(body);
+
+        switch (res.kind) {
+
+        case wxauth::Code2SessionResult::Kind::ok:
+            ngx_http_wxauth_login_store(r, ctx, wlcf, res);
+            return;
+
+        case wxauth::Code2SessionResult::Kind::wx_error:
+            ctx->wx_errcode = res.errcode;
+            ctx->has_wx_errcode = 1;
+
+            if (wxauth::wx_errcode_is_misconfiguration(res.errcode)) {
+                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                              "wxauth: WeChat refused appid \"%V\" or its secret "
+                              "(errcode %l): check wxauth_appid and wxauth_secret",
+                              &wlcf->appid, res.errcode);
+            }
+
+            ngx_http_wxauth_login_finish(r, ctx, wxauth::map_wx_errcode(res.errcode));
+            return;
+
+        default:
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "wxauth: unusable answer from WeChat: %s", res.reason.c_str());
+            ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_unavailable);
+            return;
+        }
+
+    } catch (...) {
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::internal_error);
+    }
+}
+
+
+static ngx_int_t
+ngx_http_wxauth_login_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_http_wxauth_ctx_t  *ctx = static_cast<ngx_http_wxauth_ctx_t *>(data);
+
+    /* may be called more than once (an error page follows an upstream failure) */
+
+    ctx->sr_done = 1;
+
+    if (ctx->sr_rc == NGX_OK || ctx->sr_rc == NGX_DONE) {
+        ctx->sr_rc = rc;
+    }
+
+    if (ctx->sr_status == 0 || ctx->sr_status == NGX_HTTP_OK) {
+        ctx->sr_status = sr->headers_out.status;
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_wxauth_login_start(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    ngx_http_wxauth_loc_conf_t *wlcf, const std::string &code)
+{
+    ngx_str_t                    args;
+    ngx_http_request_t          *sr;
+    ngx_http_post_subrequest_t  *ps;
+
+    std::string a = wxauth::code2session_args(ngx_http_wxauth_sv(wlcf->appid),
+                                              ngx_http_wxauth_sv(wlcf->secret), code);
+
+    if (ngx_http_wxauth_copy_str(r->pool, &args, a.data(), a.size()) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    ps = static_cast<ngx_http_post_subrequest_t *>(
+             ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t)));
+    if (ps == NULL) {
+        return NGX_ERROR;
+    }
+
+    ps->handler = ngx_http_wxauth_login_sr_done;
+    ps->data = ctx;
+
+    ngx_http_wxauth_hide_secret_in_log(r);
+
+    if (ngx_http_subrequest(r, &wlcf->code2session, &args, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_IN_MEMORY|NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /*
+     * The subrequest would inherit the client's headers and body (cookies, Content-Length of
+     * the login POST): WeChat gets a clean GET instead.
+     */
+
+    ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
+
+    if (ngx_list_init(&sr->headers_in.headers, r->pool, 1, sizeof(ngx_table_elt_t)) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    sr->headers_in.content_length_n = -1;
+    sr->headers_in.keep_alive_n = -1;
+    sr->request_body = NULL;
+    sr->header_only = 0;
+
+    ngx_http_set_ctx(sr, ctx, ngx_http_wxauth_module);
+    ctx->sr = sr;
+
+    r->write_event_handler = ngx_http_wxauth_login_resume;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_wxauth_login_body(ngx_http_request_t *r)
+{
+    size_t                       len;
+    ngx_buf_t                   *b;
+    ngx_chain_t                 *cl;
+    ngx_http_wxauth_ctx_t       *ctx;
+    ngx_http_wxauth_loc_conf_t  *wlcf;
+
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
+
+    if (r->request_body == NULL || r->request_body->temp_file) {
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::invalid_request);
+        return;
+    }
+
+    try {
+        std::string body, code, content_type;
+
+        len = 0;
+        for (cl = r->request_body->bufs; cl; cl = cl->next) {
+            b = cl->buf;
+
+            if (b->in_file || len + (b->last - b->pos) > NGX_HTTP_WXAUTH_MAX_LOGIN_BODY) {
+                ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::invalid_request);
+                return;
+            }
+
+            body.append(reinterpret_cast<const char *>(b->pos), b->last - b->pos);
+            len += b->last - b->pos;
+        }
+
+        if (r->headers_in.content_type) {
+            content_type = std::string(ngx_http_wxauth_sv(r->headers_in.content_type->value));
+        }
+
+        if (wxauth::parse_login_code(content_type, body, code) != wxauth::LoginParse::ok) {
+            ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::invalid_request);
+            return;
+        }
+
+        if (ngx_http_wxauth_login_start(r, ctx, wlcf, code) != NGX_OK) {
+            ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::internal_error);
+            return;
+        }
+
+    } catch (...) {
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::internal_error);
+    }
+}
+
+
+ngx_int_t
+ngx_http_wxauth_login_handler(ngx_http_request_t *r)
+{
+    ngx_int_t               rc;
+    ngx_http_wxauth_ctx_t  *ctx;
+
+    if (!(r->method & NGX_HTTP_POST)) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            r->keepalive = 0;
+        }
+
+        return ngx_http_wxauth_send_error(r, wxauth::Error::method_not_allowed, 0, 0);
+    }
+
+    if (r->headers_in.content_length_n > NGX_HTTP_WXAUTH_MAX_LOGIN_BODY) {
+        if (ngx_http_discard_request_body(r) != NGX_OK) {
+            r->keepalive = 0;
+        }
+
+        return ngx_http_wxauth_send_error(r, wxauth::Error::invalid_request, 0, 0);
+    }
+
+    ctx = ngx_http_wxauth_get_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, ngx_http_wxauth_login_body);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}

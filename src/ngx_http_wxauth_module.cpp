@@ -1,0 +1,663 @@
+/*
+ * ngx_http_wxauth_module: directives, configuration, variables, process hooks.
+ */
+
+#include "ngx_http_wxauth_module.h"
+#include "ngx_http_wxauth_redis.h"
+
+#include "core/errors.h"
+
+
+static ngx_int_t ngx_http_wxauth_add_variables(ngx_conf_t *cf);
+static void *ngx_http_wxauth_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_wxauth_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child);
+static ngx_int_t ngx_http_wxauth_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_wxauth_init_process(ngx_cycle_t *cycle);
+static void ngx_http_wxauth_exit_process(ngx_cycle_t *cycle);
+
+static char *ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_code2session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_wxauth_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_wxauth_rewrite_handler(ngx_http_request_t *r);
+
+
+static ngx_command_t  ngx_http_wxauth_commands[] = {
+
+    { ngx_string("wxauth_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE123,
+      ngx_http_wxauth_redis,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wxauth_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, redis_timeout),
+      NULL },
+
+    { ngx_string("wxauth_redis_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, redis_prefix),
+      NULL },
+
+    { ngx_string("wxauth_session_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, session_ttl),
+      NULL },
+
+    { ngx_string("wxauth"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("wxauth_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, token),
+      NULL },
+
+    { ngx_string("wxauth_login"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_wxauth_login,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wxauth_appid"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, appid),
+      NULL },
+
+    { ngx_string("wxauth_secret"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, secret),
+      NULL },
+
+    { ngx_string("wxauth_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_wxauth_secret_file,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wxauth_code2session"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_wxauth_code2session,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, code2session),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_wxauth_module_ctx = {
+    ngx_http_wxauth_add_variables,         /* preconfiguration */
+    ngx_http_wxauth_init,                  /* postconfiguration */
+
+    ngx_http_wxauth_create_main_conf,      /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_wxauth_create_loc_conf,       /* create location configuration */
+    ngx_http_wxauth_merge_loc_conf         /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_wxauth_module = {
+    NGX_MODULE_V1,
+    &ngx_http_wxauth_module_ctx,           /* module context */
+    ngx_http_wxauth_commands,              /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_wxauth_init_process,          /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_wxauth_exit_process,          /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+enum {
+    NGX_HTTP_WXAUTH_VAR_OPENID = 0,
+    NGX_HTTP_WXAUTH_VAR_UNIONID,
+    NGX_HTTP_WXAUTH_VAR_APPID
+};
+
+
+static ngx_http_variable_t  ngx_http_wxauth_vars[] = {
+
+    { ngx_string("wxauth_openid"), NULL, ngx_http_wxauth_variable,
+      NGX_HTTP_WXAUTH_VAR_OPENID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("wxauth_unionid"), NULL, ngx_http_wxauth_variable,
+      NGX_HTTP_WXAUTH_VAR_UNIONID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("wxauth_appid"), NULL, ngx_http_wxauth_variable,
+      NGX_HTTP_WXAUTH_VAR_APPID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+/* whether any location uses wxauth_login: only then the rewrite hook is installed */
+static ngx_flag_t  ngx_http_wxauth_login_used;
+
+
+static ngx_int_t
+ngx_http_wxauth_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    ngx_str_t              *s;
+    ngx_http_wxauth_ctx_t  *ctx;
+
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(
+              ngx_http_get_module_ctx(r->main, ngx_http_wxauth_module));
+
+    if (ctx == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    switch (data) {
+    case NGX_HTTP_WXAUTH_VAR_OPENID:
+        s = &ctx->openid;
+        break;
+    case NGX_HTTP_WXAUTH_VAR_UNIONID:
+        s = &ctx->unionid;
+        break;
+    default:
+        s = &ctx->appid;
+        break;
+    }
+
+    if (s->len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = s->len;
+    v->data = s->data;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_wxauth_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_wxauth_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_wxauth_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_wxauth_main_conf_t  *wmcf;
+
+    wmcf = static_cast<ngx_http_wxauth_main_conf_t *>(
+               ngx_pcalloc(cf->pool, sizeof(ngx_http_wxauth_main_conf_t)));
+    if (wmcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&wmcf->servers, cf->pool, 2, sizeof(ngx_http_wxauth_redis_server_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return wmcf;
+}
+
+
+static void *
+ngx_http_wxauth_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_wxauth_loc_conf_t  *conf;
+
+    conf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_pcalloc(cf->pool, sizeof(ngx_http_wxauth_loc_conf_t)));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->redis_prefix = { 0, NULL };
+     *     conf->appid = { 0, NULL };
+     *     conf->secret = { 0, NULL };
+     *     conf->code2session = { 0, NULL };
+     *     conf->token = NULL;
+     *     conf->login = 0;
+     */
+
+    conf->redis = static_cast<ngx_http_wxauth_redis_server_t *>(NGX_CONF_UNSET_PTR);
+    conf->redis_timeout = NGX_CONF_UNSET_MSEC;
+    conf->session_ttl = NGX_CONF_UNSET;
+    conf->enable = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_wxauth_loc_conf_t *prev = static_cast<ngx_http_wxauth_loc_conf_t *>(parent);
+    ngx_http_wxauth_loc_conf_t *conf = static_cast<ngx_http_wxauth_loc_conf_t *>(child);
+
+    ngx_conf_merge_ptr_value(conf->redis, prev->redis, NULL);
+    ngx_conf_merge_msec_value(conf->redis_timeout, prev->redis_timeout, 1000);
+    ngx_conf_merge_str_value(conf->redis_prefix, prev->redis_prefix, "wxauth:");
+    ngx_conf_merge_sec_value(conf->session_ttl, prev->session_ttl, 86400);
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_str_value(conf->appid, prev->appid, "");
+    ngx_conf_merge_str_value(conf->secret, prev->secret, "");
+    ngx_conf_merge_str_value(conf->code2session, prev->code2session, "");
+
+    if (conf->token == NULL) {
+        conf->token = prev->token;
+    }
+
+    if (conf->session_ttl <= 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"wxauth_session_ttl\" must be positive");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (conf->redis_timeout == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"wxauth_redis_timeout\" must be positive");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (conf->enable && conf->redis == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"wxauth on\" needs a \"wxauth_redis\" in the http or server block");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (conf->login) {
+        const char  *missing = NULL;
+
+        if (conf->appid.len == 0) {
+            missing = "\"wxauth_appid\"";
+        } else if (conf->secret.len == 0) {
+            missing = "\"wxauth_secret\" or \"wxauth_secret_file\"";
+        } else if (conf->code2session.len == 0) {
+            missing = "\"wxauth_code2session\"";
+        } else if (conf->redis == NULL) {
+            missing = "\"wxauth_redis\"";
+        }
+
+        if (missing) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"wxauth_login\" in %V:%ui needs %s",
+                          &conf->login_file, conf->login_line, missing);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+
+    char                             *rv;
+    ngx_int_t                         db;
+    ngx_str_t                        *value, password;
+    ngx_uint_t                        i;
+    ngx_http_wxauth_main_conf_t      *wmcf;
+    ngx_http_wxauth_redis_server_t   *server, **s;
+
+    if (wlcf->redis != NGX_CONF_UNSET_PTR) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    db = 0;
+    ngx_str_null(&password);
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
+            password.data = value[i].data + 9;
+            password.len = value[i].len - 9;
+
+            if (password.len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "empty \"password=\" in \"wxauth_redis\"");
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+            db = ngx_atoi(value[i].data + 3, value[i].len - 3);
+
+            if (db == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" in \"wxauth_redis\": "
+                                   "db must be a non-negative number", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+            continue;
+        }
+
+        /* never echo the parameter: it may be a mistyped password */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter #%ui in \"wxauth_redis\", "
+                           "expected \"password=...\" or \"db=N\"", i);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    wmcf = static_cast<ngx_http_wxauth_main_conf_t *>(
+               ngx_http_conf_get_module_main_conf(cf, ngx_http_wxauth_module));
+
+    /* one connection per worker and distinct server */
+
+    s = static_cast<ngx_http_wxauth_redis_server_t **>(wmcf->servers.elts);
+
+    for (i = 0; i < wmcf->servers.nelts; i++) {
+        if (s[i]->name.len == value[1].len
+            && ngx_strncmp(s[i]->name.data, value[1].data, value[1].len) == 0
+            && s[i]->db == db
+            && s[i]->password.len == password.len
+            && ngx_strncmp(s[i]->password.data, password.data, password.len) == 0)
+        {
+            wlcf->redis = s[i];
+            return NGX_CONF_OK;
+        }
+    }
+
+    server = static_cast<ngx_http_wxauth_redis_server_t *>(
+                 ngx_pcalloc(cf->pool, sizeof(ngx_http_wxauth_redis_server_t)));
+    if (server == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    rv = ngx_http_wxauth_redis_parse(cf, server, &value[1]);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    server->password = password;
+    server->db = db;
+
+    s = static_cast<ngx_http_wxauth_redis_server_t **>(ngx_array_push(&wmcf->servers));
+    if (s == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    *s = server;
+    wlcf->redis = server;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_wxauth_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (wlcf->login) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    wlcf->login = 1;
+    wlcf->login_line = cf->conf_file->line;
+    wlcf->login_file = cf->conf_file->file.name;
+
+    clcf = static_cast<ngx_http_core_loc_conf_t *>(
+               ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+    clcf->handler = ngx_http_wxauth_login_handler;
+
+    ngx_http_wxauth_login_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_wxauth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+
+    u_char           *buf, *p, *last;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t        *value, name;
+    ngx_file_info_t   fi;
+
+    if (wlcf->secret.data) {
+        return const_cast<char *>("is duplicate, or \"wxauth_secret\" is set already");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+    name = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    /* read while the configuration is loaded, in the master: never in a worker */
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"wxauth_secret_file\": " ngx_open_file_n " \"%s\" failed",
+                           name.data);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR || ngx_file_size(&fi) > 4096) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"wxauth_secret_file\": \"%s\" is unreadable or larger than 4096 "
+                           "bytes", name.data);
+        ngx_close_file(fd);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    buf = static_cast<u_char *>(ngx_pnalloc(cf->pool, 4097));
+    if (buf == NULL) {
+        ngx_close_file(fd);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    n = ngx_read_fd(fd, buf, 4096);
+    ngx_close_file(fd);
+
+    if (n == -1) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           "\"wxauth_secret_file\": " ngx_read_fd_n " \"%s\" failed",
+                           name.data);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    /* the secret is the first line, surrounding white space removed */
+
+    p = buf;
+    last = buf + n;
+
+    while (p < last && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+        p++;
+    }
+
+    u_char *end = p;
+    while (end < last && *end != '\r' && *end != '\n') {
+        end++;
+    }
+
+    while (end > p && (end[-1] == ' ' || end[-1] == '\t')) {
+        end--;
+    }
+
+    if (end == p) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"wxauth_secret_file\": \"%s\" is empty",
+                           name.data);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    wlcf->secret.data = p;
+    wlcf->secret.len = end - p;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_wxauth_code2session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t  *value;
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (value[1].len == 0 || value[1].data[0] != '/' || ngx_strlchr(value[1].data,
+        value[1].data + value[1].len, '?') != NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"wxauth_code2session\" takes a location URI such as "
+                           "/_wxauth/jscode2session, without arguments, not \"%V\"",
+                           &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return ngx_conf_set_str_slot(cf, cmd, conf);
+}
+
+
+static ngx_int_t
+ngx_http_wxauth_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = static_cast<ngx_http_core_main_conf_t *>(
+               ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module));
+
+    h = static_cast<ngx_http_handler_pt *>(
+            ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_wxauth_access_handler;
+
+    if (ngx_http_wxauth_login_used) {
+        h = static_cast<ngx_http_handler_pt *>(
+                ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers));
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_wxauth_rewrite_handler;
+    }
+
+    ngx_http_wxauth_login_used = 0;   /* for the next configuration load */
+
+    return NGX_OK;
+}
+
+
+/*
+ * The WeChat subrequest carries the secret in its arguments, and nginx's proxy module prints
+ * upstream request lines in its debug log. The location's error_log level was applied when the
+ * subrequest found its location: take debug logging away again for the exchange.
+ */
+static ngx_int_t
+ngx_http_wxauth_rewrite_handler(ngx_http_request_t *r)
+{
+    ngx_http_wxauth_ctx_t  *ctx;
+
+    if (r == r->main) {
+        return NGX_DECLINED;
+    }
+
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+
+    if (ctx != NULL && ctx->sr == r) {
+        ngx_http_wxauth_hide_secret_in_log(r);
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static ngx_int_t
+ngx_http_wxauth_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_wxauth_main_conf_t  *wmcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER && ngx_process != NGX_PROCESS_SINGLE) {
+        return NGX_OK;
+    }
+
+    wmcf = static_cast<ngx_http_wxauth_main_conf_t *>(
+               ngx_http_cycle_get_module_main_conf(cycle, ngx_http_wxauth_module));
+
+    if (wmcf == NULL || wmcf->servers.nelts == 0) {
+        return NGX_OK;
+    }
+
+    return ngx_http_wxauth_redis_init_worker(cycle, &wmcf->servers);
+}
+
+
+static void
+ngx_http_wxauth_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_wxauth_main_conf_t  *wmcf;
+
+    wmcf = static_cast<ngx_http_wxauth_main_conf_t *>(
+               ngx_http_cycle_get_module_main_conf(cycle, ngx_http_wxauth_module));
+
+    if (wmcf != NULL) {
+        ngx_http_wxauth_redis_exit_worker(&wmcf->servers);
+    }
+}

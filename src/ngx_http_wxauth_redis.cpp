@@ -1,0 +1,743 @@
+/*
+ * The Redis event adapter: hiredis's async API on nginx's event loop.
+ *
+ * Answers to the known traps:
+ *  - edge-triggered reads: the read handler drains the socket (hiredis reads at most 16 KB a
+ *    pass), so no reply is left sitting in the kernel buffer;
+ *  - a command queued after the writable edge was consumed: addWrite posts the write event, so
+ *    the output buffer is flushed in this event loop iteration, pipelined with its neighbours;
+ *  - hiredis closes the fd itself: the cleanup hook frees the nginx connection without closing;
+ *  - blocking getaddrinfo: addresses are resolved to numeric form when the configuration is
+ *    read; a worker only ever hands hiredis numeric addresses or unix paths;
+ *  - no hiredis timeouts in 0.14: every batch has an nginx timer of its own; a batch that times
+ *    out on a connection that answered nothing since it was sent drops that connection;
+ *  - callbacks fire once, later, maybe with NULL: privdata is a batch owned by this file, never a
+ *    request; a request that goes away detaches from its batch;
+ *  - connections are made after fork, in init_process, by workers only, and again on demand with
+ *    exponential backoff after a failure.
+ */
+
+#include "ngx_http_wxauth_redis.h"
+
+#include <sys/ioctl.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include <new>
+
+#include "core/redis_address.h"
+
+
+#define NGX_HTTP_WXAUTH_REDIS_BACKOFF_MIN   100
+#define NGX_HTTP_WXAUTH_REDIS_BACKOFF_MAX   5000
+
+
+struct ngx_http_wxauth_redis_conn_s {
+    ngx_http_wxauth_redis_server_t  *server;
+    redisAsyncContext               *ac;
+    ngx_connection_t                *c;
+    ngx_log_t                       *log;
+    ngx_msec_t                       last_reply;    /* when a reply last arrived */
+    ngx_msec_t                       next_attempt;  /* no reconnect before this */
+    ngx_msec_t                       backoff;
+    unsigned                         connected:1;
+    unsigned                         failure_logged:1;
+    unsigned                         exiting:1;
+};
+
+
+struct ngx_http_wxauth_redis_batch_s {
+    ngx_http_wxauth_redis_conn_t      *conn;
+    ngx_http_wxauth_redis_handler_pt   handler;
+    void                              *data;
+    std::vector<wxauth::ReplyView>     replies;
+    size_t                             expected;
+    size_t                             received;
+    ngx_msec_t                         sent_at;
+    ngx_event_t                        timer;
+    bool                               lost;
+};
+
+
+/* edge-triggered where the event method has it (epoll), level-triggered elsewhere */
+static ngx_uint_t
+ngx_http_wxauth_redis_event_flags(void)
+{
+    return (ngx_event_flags & NGX_USE_CLEAR_EVENT) ? (ngx_uint_t) NGX_CLEAR_EVENT
+                                                   : (ngx_uint_t) NGX_LEVEL_EVENT;
+}
+
+
+static ngx_int_t ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn);
+static void ngx_http_wxauth_redis_drop(ngx_http_wxauth_redis_conn_t *conn);
+
+
+static void
+ngx_http_wxauth_redis_finish(ngx_http_wxauth_redis_batch_t *batch, ngx_uint_t outcome)
+{
+    ngx_http_wxauth_redis_handler_pt  handler;
+
+    handler = batch->handler;
+    batch->handler = NULL;
+
+    if (handler == NULL) {
+        return;
+    }
+
+    try {
+        handler(batch->data, outcome, batch->replies);
+
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ALERT, batch->conn->log, 0,
+                      "wxauth: exception in a redis reply handler");
+    }
+}
+
+
+static void
+ngx_http_wxauth_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    ngx_http_wxauth_redis_batch_t  *batch;
+
+    batch = static_cast<ngx_http_wxauth_redis_batch_t *>(privdata);
+
+    if (batch == NULL) {
+        return;
+    }
+
+    if (reply != NULL) {
+        batch->conn->last_reply = ngx_current_msec;
+    } else {
+        batch->lost = true;
+    }
+
+    try {
+        batch->replies[batch->received] =
+            wxauth::inspect_reply(static_cast<redisReply *>(reply));
+
+    } catch (...) {
+        batch->lost = true;
+    }
+
+    if (++batch->received < batch->expected) {
+        return;
+    }
+
+    if (batch->timer.timer_set) {
+        ngx_del_timer(&batch->timer);
+    }
+
+    ngx_http_wxauth_redis_finish(batch, batch->lost ? NGX_HTTP_WXAUTH_REDIS_ERROR
+                                                    : NGX_HTTP_WXAUTH_REDIS_OK);
+    delete batch;
+}
+
+
+static void
+ngx_http_wxauth_redis_timeout(ngx_event_t *ev)
+{
+    ngx_http_wxauth_redis_conn_t   *conn;
+    ngx_http_wxauth_redis_batch_t  *batch;
+
+    batch = static_cast<ngx_http_wxauth_redis_batch_t *>(ev->data);
+    conn = batch->conn;
+
+    ngx_log_error(NGX_LOG_ERR, conn->log, NGX_ETIMEDOUT,
+                  "wxauth: redis %V did not answer in time", &conn->server->name);
+
+    /* a connection that answered nothing since this batch was sent is taken as dead */
+    bool dead = (ngx_msec_int_t) (conn->last_reply - batch->sent_at) < 0;
+
+    ngx_http_wxauth_redis_finish(batch, NGX_HTTP_WXAUTH_REDIS_TIMEOUT);
+
+    /* the batch itself is freed when hiredis hands back its replies (or NULLs) */
+
+    if (dead && conn->ac != NULL) {
+        ngx_http_wxauth_redis_drop(conn);
+    }
+}
+
+
+static void
+ngx_http_wxauth_redis_read_handler(ngx_event_t *rev)
+{
+    int                            fd, n;
+    ngx_connection_t              *c;
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    c = static_cast<ngx_connection_t *>(rev->data);
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(c->data);
+    fd = c->fd;
+
+    /* hiredis reads at most 16 KB a pass: drain the socket (edge-triggered events) */
+
+    for ( ;; ) {
+        if (conn->ac == NULL) {
+            return;
+        }
+
+        redisAsyncHandleRead(conn->ac);
+
+        if (conn->ac == NULL || conn->c != c) {
+            return;
+        }
+
+        n = 0;
+        if (ioctl(fd, FIONREAD, &n) == -1 || n <= 0) {
+            return;
+        }
+    }
+}
+
+
+static void
+ngx_http_wxauth_redis_write_handler(ngx_event_t *wev)
+{
+    ngx_connection_t              *c;
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    c = static_cast<ngx_connection_t *>(wev->data);
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(c->data);
+
+    if (conn->ac == NULL) {
+        return;
+    }
+
+    redisAsyncHandleWrite(conn->ac);
+
+    if (conn->ac == NULL || conn->c != c) {
+        return;
+    }
+
+    if (!(ngx_event_flags & NGX_USE_CLEAR_EVENT) && sdslen(conn->ac->c.obuf) == 0
+        && wev->active)
+    {
+        (void) ngx_del_event(wev, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+/* hiredis event hooks */
+
+static void
+ngx_http_wxauth_redis_add_read(void *privdata)
+{
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(privdata);
+
+    if (conn->c == NULL || conn->c->read->active) {
+        return;
+    }
+
+    if (ngx_add_event(conn->c->read, NGX_READ_EVENT,
+                      ngx_http_wxauth_redis_event_flags())
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, conn->log, 0,
+                      "wxauth: could not watch redis %V for reading", &conn->server->name);
+    }
+}
+
+
+static void
+ngx_http_wxauth_redis_del_read(void *privdata)
+{
+    /* reads stay watched for the life of the connection: nothing to do */
+    (void) privdata;
+}
+
+
+static void
+ngx_http_wxauth_redis_add_write(void *privdata)
+{
+    ngx_event_t                   *wev;
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(privdata);
+
+    if (conn->c == NULL) {
+        return;
+    }
+
+    wev = conn->c->write;
+
+    if (!wev->active) {
+        if (ngx_add_event(wev, NGX_WRITE_EVENT,
+                          ngx_http_wxauth_redis_event_flags())
+            != NGX_OK)
+        {
+            ngx_log_error(NGX_LOG_ALERT, conn->log, 0,
+                          "wxauth: could not watch redis %V for writing",
+                          &conn->server->name);
+        }
+    }
+
+    /*
+     * An edge-triggered writable event may have been consumed already: flush in this
+     * iteration of the event loop, together with whatever else is queued by then.
+     */
+    if (conn->connected && !wev->posted) {
+        ngx_post_event(wev, &ngx_posted_events);
+    }
+}
+
+
+static void
+ngx_http_wxauth_redis_del_write(void *privdata)
+{
+    (void) privdata;   /* the write handler unwatches level-triggered writes itself */
+}
+
+
+static void
+ngx_http_wxauth_redis_cleanup(void *privdata)
+{
+    ngx_connection_t              *c;
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(privdata);
+    c = conn->c;
+
+    if (c == NULL) {
+        return;   /* hiredis may call this more than once */
+    }
+
+    conn->c = NULL;
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    /* hiredis closes the fd itself right after: the kernel forgets it then */
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+
+    /* the context is being freed: forget it, and back off before the next attempt */
+
+    conn->ac = NULL;
+    conn->connected = 0;
+    conn->next_attempt = ngx_current_msec + conn->backoff;
+    conn->backoff = ngx_min(conn->backoff * 2, NGX_HTTP_WXAUTH_REDIS_BACKOFF_MAX);
+}
+
+
+static void
+ngx_http_wxauth_redis_connected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(ac->data);
+
+    if (status != REDIS_OK) {
+        if (!conn->failure_logged) {
+            ngx_log_error(NGX_LOG_ERR, conn->log, 0,
+                          "wxauth: could not connect to redis %V: %s",
+                          &conn->server->name, ac->errstr ? ac->errstr : "unknown error");
+            conn->failure_logged = 1;
+        }
+
+        return;   /* hiredis frees the context now; the disconnect hook tidies up */
+    }
+
+    conn->connected = 1;
+
+    if (conn->failure_logged) {
+        ngx_log_error(NGX_LOG_NOTICE, conn->log, 0, "wxauth: redis %V is reachable again",
+                      &conn->server->name);
+        conn->failure_logged = 0;
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, conn->log, 0, "wxauth: connected to redis %V",
+                   &conn->server->name);
+
+    /* commands queued while connecting are pending: flush them */
+    ngx_http_wxauth_redis_add_write(conn);
+}
+
+
+static void
+ngx_http_wxauth_redis_disconnected(const redisAsyncContext *ac, int status)
+{
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(ac->data);
+
+    if (status != REDIS_OK && !conn->exiting && !conn->failure_logged) {
+        ngx_log_error(NGX_LOG_ERR, conn->log, 0, "wxauth: lost redis %V: %s",
+                      &conn->server->name, ac->errstr ? ac->errstr : "connection closed");
+        conn->failure_logged = 1;
+    }
+}
+
+
+static void
+ngx_http_wxauth_redis_setup_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    redisReply                    *r;
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(privdata);
+    r = static_cast<redisReply *>(reply);
+
+    if (r == NULL) {
+        return;
+    }
+
+    conn->last_reply = ngx_current_msec;
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        /* Redis's own message (e.g. WRONGPASS ...): never contains the password */
+        ngx_log_error(NGX_LOG_ERR, conn->log, 0,
+                      "wxauth: redis %V refused the connection setup: %*s",
+                      &conn->server->name, (int) ngx_min(r->len, 256), r->str);
+        conn->failure_logged = 1;
+        redisAsyncFree(ac);   /* deferred by hiredis until this callback returns */
+        return;
+    }
+
+    conn->backoff = NGX_HTTP_WXAUTH_REDIS_BACKOFF_MIN;
+}
+
+
+static ngx_int_t
+ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
+{
+    char                             db[NGX_INT_T_LEN + 1];
+    const char                      *argv[2];
+    size_t                           argvlen[2];
+    redisAsyncContext               *ac;
+    ngx_connection_t                *c;
+    ngx_http_wxauth_redis_server_t  *server;
+
+    server = conn->server;
+
+    if (server->path.len) {
+        ac = redisAsyncConnectUnix((const char *) server->path.data);
+    } else {
+        ac = redisAsyncConnect((const char *) server->host.data, (int) server->port);
+    }
+
+    if (ac == NULL) {
+        ngx_log_error(NGX_LOG_ERR, conn->log, 0,
+                      "wxauth: could not allocate a redis context for %V", &server->name);
+        return NGX_ERROR;
+    }
+
+    if (ac->err) {
+        if (!conn->failure_logged) {
+            ngx_log_error(NGX_LOG_ERR, conn->log, 0, "wxauth: could not connect to redis %V: %s",
+                          &server->name, ac->errstr);
+            conn->failure_logged = 1;
+        }
+
+        redisAsyncFree(ac);
+        conn->next_attempt = ngx_current_msec + conn->backoff;
+        conn->backoff = ngx_min(conn->backoff * 2, NGX_HTTP_WXAUTH_REDIS_BACKOFF_MAX);
+        return NGX_ERROR;
+    }
+
+    c = ngx_get_connection(ac->c.fd, conn->log);
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        return NGX_ERROR;
+    }
+
+    c->data = conn;
+    c->read->handler = ngx_http_wxauth_redis_read_handler;
+    c->write->handler = ngx_http_wxauth_redis_write_handler;
+    c->read->log = conn->log;
+    c->write->log = conn->log;
+
+    conn->ac = ac;
+    conn->c = c;
+    conn->connected = 0;
+
+    ac->data = conn;
+    ac->ev.data = conn;
+    ac->ev.addRead = ngx_http_wxauth_redis_add_read;
+    ac->ev.delRead = ngx_http_wxauth_redis_del_read;
+    ac->ev.addWrite = ngx_http_wxauth_redis_add_write;
+    ac->ev.delWrite = ngx_http_wxauth_redis_del_write;
+    ac->ev.cleanup = ngx_http_wxauth_redis_cleanup;
+
+    ngx_http_wxauth_redis_add_read(conn);
+
+    /* the first writable event tells that the connection is up */
+    redisAsyncSetConnectCallback(ac, ngx_http_wxauth_redis_connected);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_wxauth_redis_disconnected);
+
+    if (server->password.len) {
+        argv[0] = "AUTH";
+        argvlen[0] = 4;
+        argv[1] = (const char *) server->password.data;
+        argvlen[1] = server->password.len;
+        redisAsyncCommandArgv(ac, ngx_http_wxauth_redis_setup_reply, conn, 2, argv, argvlen);
+    }
+
+    if (server->db) {
+        argv[0] = "SELECT";
+        argvlen[0] = 6;
+        argv[1] = db;
+        argvlen[1] = ngx_sprintf((u_char *) db, "%i", server->db) - (u_char *) db;
+        redisAsyncCommandArgv(ac, ngx_http_wxauth_redis_setup_reply, conn, 2, argv, argvlen);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_wxauth_redis_drop(ngx_http_wxauth_redis_conn_t *conn)
+{
+    if (conn->ac == NULL) {
+        return;
+    }
+
+    if (!conn->exiting) {
+        ngx_log_error(NGX_LOG_ERR, conn->log, 0,
+                      "wxauth: dropping the connection to redis %V, it stopped answering",
+                      &conn->server->name);
+        conn->failure_logged = 1;
+    }
+
+    /* pending batches get NULL replies; the cleanup hooks forget the context */
+    redisAsyncFree(conn->ac);
+}
+
+
+ngx_http_wxauth_redis_batch_t *
+ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
+    const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds,
+    ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept
+{
+    ngx_http_wxauth_redis_conn_t   *conn;
+    ngx_http_wxauth_redis_batch_t  *batch;
+
+    conn = server->conn;
+
+    if (conn == NULL || conn->exiting || cmds.empty()) {
+        return NULL;
+    }
+
+    if (conn->ac == NULL) {
+        if ((ngx_msec_int_t) (ngx_current_msec - conn->next_attempt) < 0) {
+            return NULL;   /* backing off: fail fast */
+        }
+
+        if (ngx_http_wxauth_redis_connect(conn) != NGX_OK) {
+            return NULL;
+        }
+    }
+
+    if (conn->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) {
+        return NULL;
+    }
+
+    try {
+        batch = new ngx_http_wxauth_redis_batch_t();
+        batch->replies.resize(cmds.size());
+
+    } catch (...) {
+        return NULL;
+    }
+
+    batch->conn = conn;
+    batch->handler = handler;
+    batch->data = data;
+    batch->expected = 0;
+    batch->received = 0;
+    batch->sent_at = ngx_current_msec;
+    batch->lost = false;
+
+    for (const auto &cmd : cmds) {
+        const char  *argv[16];
+        size_t       argvlen[16];
+        size_t       argc = ngx_min(cmd.size(), (size_t) 16);
+
+        for (size_t i = 0; i < argc; i++) {
+            argv[i] = cmd[i].data();
+            argvlen[i] = cmd[i].size();
+        }
+
+        if (redisAsyncCommandArgv(conn->ac, ngx_http_wxauth_redis_reply, batch, (int) argc,
+                                  argv, argvlen)
+            != REDIS_OK)
+        {
+            batch->lost = true;
+            break;
+        }
+
+        batch->expected++;
+    }
+
+    if (batch->expected == 0) {
+        delete batch;
+        return NULL;
+    }
+
+    batch->timer.handler = ngx_http_wxauth_redis_timeout;
+    batch->timer.data = batch;
+    batch->timer.log = conn->log;
+    ngx_add_timer(&batch->timer, timeout);
+
+    return batch;
+}
+
+
+void
+ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept
+{
+    if (batch != NULL) {
+        batch->handler = NULL;
+    }
+}
+
+
+ngx_int_t
+ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers)
+{
+    ngx_uint_t                        i;
+    ngx_http_wxauth_redis_conn_t     *conn;
+    ngx_http_wxauth_redis_server_t  **server;
+
+    server = static_cast<ngx_http_wxauth_redis_server_t **>(servers->elts);
+
+    for (i = 0; i < servers->nelts; i++) {
+        conn = static_cast<ngx_http_wxauth_redis_conn_t *>(
+                   ngx_pcalloc(cycle->pool, sizeof(ngx_http_wxauth_redis_conn_t)));
+        if (conn == NULL) {
+            return NGX_ERROR;
+        }
+
+        conn->server = server[i];
+        conn->log = cycle->log;
+        conn->backoff = NGX_HTTP_WXAUTH_REDIS_BACKOFF_MIN;
+        conn->next_attempt = ngx_current_msec;
+        conn->last_reply = ngx_current_msec;
+        server[i]->conn = conn;
+
+        /* connect now so that the first request finds the connection up; failures retry */
+        (void) ngx_http_wxauth_redis_connect(conn);
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers)
+{
+    ngx_uint_t                        i;
+    ngx_http_wxauth_redis_conn_t     *conn;
+    ngx_http_wxauth_redis_server_t  **server;
+
+    server = static_cast<ngx_http_wxauth_redis_server_t **>(servers->elts);
+
+    for (i = 0; i < servers->nelts; i++) {
+        conn = server[i]->conn;
+        if (conn == NULL) {
+            continue;
+        }
+
+        conn->exiting = 1;
+
+        if (conn->ac != NULL) {
+            redisAsyncFree(conn->ac);
+        }
+
+        server[i]->conn = NULL;
+    }
+}
+
+
+char *
+ngx_http_wxauth_redis_parse(ngx_conf_t *cf, ngx_http_wxauth_redis_server_t *server,
+    ngx_str_t *address)
+{
+    u_char               *p;
+    size_t                len;
+    ngx_url_t             u;
+    std::string           error;
+    wxauth::RedisAddress  parsed;
+
+    try {
+        if (!wxauth::parse_redis_address(
+                std::string_view((const char *) address->data, address->len), parsed, error))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid redis address \"%V\": %s",
+                               address, error.c_str());
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+    } catch (...) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    server->name = *address;
+
+    if (parsed.kind == wxauth::RedisAddress::Kind::unix_socket) {
+        server->path.len = parsed.path.size();
+        server->path.data = static_cast<u_char *>(ngx_pnalloc(cf->pool, parsed.path.size() + 1));
+        if (server->path.data == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        ngx_memcpy(server->path.data, parsed.path.data(), parsed.path.size());
+        server->path.data[parsed.path.size()] = '\0';
+        return NGX_CONF_OK;
+    }
+
+    /* resolve now, in the master, so that a worker never calls getaddrinfo on a name */
+
+    ngx_memzero(&u, sizeof(ngx_url_t));
+    u.url = *address;
+    u.default_port = 6379;
+
+    if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+        if (u.err) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in redis address \"%V\"", u.err,
+                               address);
+        }
+
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (u.naddrs == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "redis host \"%V\" has no address", &u.host);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (u.naddrs > 1) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "redis host \"%V\" has %ui addresses, using the first one",
+                           &u.host, u.naddrs);
+    }
+
+    p = static_cast<u_char *>(ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1));
+    if (p == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    len = ngx_sock_ntop(u.addrs[0].sockaddr, u.addrs[0].socklen, p, NGX_SOCKADDR_STRLEN, 0);
+    p[len] = '\0';
+
+    server->host.data = p;
+    server->host.len = len;
+    server->port = ngx_inet_get_port(u.addrs[0].sockaddr);
+
+    return NGX_CONF_OK;
+}

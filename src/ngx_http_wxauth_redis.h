@@ -1,0 +1,64 @@
+/*
+ * One multiplexed, pipelining hiredis connection per worker and Redis server, driven by
+ * nginx's event loop. Commands go out in batches; each batch has its own timer and its
+ * handler is called exactly once (unless the owner detaches first).
+ */
+
+#ifndef NGX_HTTP_WXAUTH_REDIS_H_INCLUDED_
+#define NGX_HTTP_WXAUTH_REDIS_H_INCLUDED_
+
+#include "ngx_http_wxauth_module.h"
+
+#include <string>
+#include <vector>
+
+#include "core/redis_reply.h"
+
+
+typedef struct ngx_http_wxauth_redis_conn_s  ngx_http_wxauth_redis_conn_t;
+
+
+struct ngx_http_wxauth_redis_server_s {
+    ngx_str_t                       name;      /* as configured, for logs */
+    ngx_str_t                       host;      /* numeric address, NUL-terminated */
+    ngx_int_t                       port;
+    ngx_str_t                       path;      /* unix socket, NUL-terminated */
+    ngx_str_t                       password;
+    ngx_int_t                       db;
+    ngx_http_wxauth_redis_conn_t   *conn;      /* this worker's connection */
+};
+
+
+/* outcome passed to a batch handler */
+#define NGX_HTTP_WXAUTH_REDIS_OK        0   /* every reply arrived (each may be an error) */
+#define NGX_HTTP_WXAUTH_REDIS_ERROR     1   /* connection failed or lost */
+#define NGX_HTTP_WXAUTH_REDIS_TIMEOUT   2   /* the batch's timer fired first */
+
+typedef void (*ngx_http_wxauth_redis_handler_pt)(void *data, ngx_uint_t outcome,
+    const std::vector<wxauth::ReplyView> &replies);
+
+typedef std::vector<std::string>  ngx_http_wxauth_redis_cmd_t;
+
+
+/*
+ * Queues the commands as one pipelined batch. Returns NULL when nothing could be queued (no
+ * connection and not yet time to reconnect, out of memory): the caller answers at once.
+ * A NULL handler makes a fire-and-forget batch.
+ */
+ngx_http_wxauth_redis_batch_t *ngx_http_wxauth_redis_send(
+    ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
+    const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds,
+    ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept;
+
+/* The owner is going away: the handler will not be called. */
+void ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept;
+
+ngx_int_t ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers);
+void ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers);
+
+/* Resolves and validates a `wxauth_redis` address at configuration time. */
+char *ngx_http_wxauth_redis_parse(ngx_conf_t *cf, ngx_http_wxauth_redis_server_t *server,
+    ngx_str_t *address);
+
+
+#endif /* NGX_HTTP_WXAUTH_REDIS_H_INCLUDED_ */

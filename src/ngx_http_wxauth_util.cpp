@@ -1,0 +1,287 @@
+/*
+ * Small pieces shared by the handlers: the request context, JSON answers, log levels, and
+ * keeping the AppSecret out of the error log.
+ */
+
+#include "ngx_http_wxauth_module.h"
+#include "ngx_http_wxauth_redis.h"
+
+#include <string>
+
+
+static void
+ngx_http_wxauth_ctx_cleanup(void *data)
+{
+    ngx_http_wxauth_ctx_t  *ctx = static_cast<ngx_http_wxauth_ctx_t *>(data);
+
+    /* the request is gone: its Redis batch must not call back into it */
+
+    if (ctx->pending) {
+        ngx_http_wxauth_redis_detach(ctx->pending);
+        ctx->pending = NULL;
+    }
+}
+
+
+ngx_http_wxauth_ctx_t *
+ngx_http_wxauth_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t     *cln;
+    ngx_http_wxauth_ctx_t  *ctx;
+
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+    if (ctx) {
+        return ctx;
+    }
+
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_pcalloc(r->pool, sizeof(ngx_http_wxauth_ctx_t)));
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_wxauth_ctx_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_wxauth_module);
+
+    return ctx;
+}
+
+
+ngx_int_t
+ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst, const char *data, size_t len)
+{
+    if (len == 0) {
+        ngx_str_null(dst);
+        return NGX_OK;
+    }
+
+    dst->data = static_cast<u_char *>(ngx_pnalloc(pool, len));
+    if (dst->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(dst->data, data, len);
+    dst->len = len;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_wxauth_add_header(ngx_http_request_t *r, const char *key, const char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = static_cast<ngx_table_elt_t *>(ngx_list_push(&r->headers_out.headers));
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    h->key.data = (u_char *) key;
+    h->key.len = ngx_strlen(key);
+    h->value.data = (u_char *) value;
+    h->value.len = ngx_strlen(value);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_wxauth_send_json(ngx_http_request_t *r, ngx_uint_t status, const char *data,
+    size_t len)
+{
+    ngx_buf_t    *b;
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+    r->headers_out.content_length_n = len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+
+    if (ngx_http_wxauth_add_header(r, "Cache-Control", "no-store") != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (status == NGX_HTTP_NOT_ALLOWED
+        && ngx_http_wxauth_add_header(r, "Allow", "POST") != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (r->method == NGX_HTTP_HEAD || len == 0) {
+        r->header_only = 1;
+        return ngx_http_send_header(r);
+    }
+
+    b = ngx_create_temp_buf(r->pool, len);
+    if (b == NULL) {
+        return NGX_ERROR;
+    }
+
+    b->last = ngx_cpymem(b->last, data, len);
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_wxauth_send_error(ngx_http_request_t *r, wxauth::Error err, ngx_int_t wx_errcode,
+    ngx_flag_t has_wx_errcode)
+{
+    try {
+        std::string body = has_wx_errcode ? wxauth::error_json(err, (long) wx_errcode)
+                                          : wxauth::error_json(err);
+
+        return ngx_http_wxauth_send_json(r, wxauth::http_status(err), body.data(), body.size());
+
+    } catch (...) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+
+/* nginx logs client mistakes at info, trouble with its own peers at error */
+ngx_uint_t
+ngx_http_wxauth_error_log_level(wxauth::Error err)
+{
+    switch (err) {
+    case wxauth::Error::store_unavailable:
+    case wxauth::Error::wechat_unavailable:
+    case wxauth::Error::wechat_timeout:
+        return NGX_LOG_ERR;
+    case wxauth::Error::rate_limited:
+    case wxauth::Error::user_blocked:
+        return NGX_LOG_WARN;
+    case wxauth::Error::internal_error:
+        return NGX_LOG_ALERT;
+    default:
+        return NGX_LOG_INFO;
+    }
+}
+
+
+/*
+ * The error log's context of a request ends with `upstream: "http://host/path?args"`: for the
+ * WeChat subrequest the arguments hold the secret. This wrapper of the request's log handler
+ * removes the value of every `secret=` argument from what it wrote.
+ */
+static u_char *
+ngx_http_wxauth_log_error_handler(ngx_http_request_t *r, ngx_http_request_t *sr, u_char *buf,
+    size_t len)
+{
+    u_char                 *p, *start, *end, *last;
+    ngx_http_wxauth_ctx_t  *ctx;
+    static const u_char     key[] = "secret=";
+    static const u_char     mask[] = "[hidden]";
+
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(
+              ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+
+    if (ctx == NULL || ctx->saved_log_handler == NULL) {
+        return buf;
+    }
+
+    last = ctx->saved_log_handler(r, sr, buf, len);
+
+    for (p = buf; last - p >= (ssize_t) sizeof(key) - 1; p++) {
+
+        if (ngx_strncmp(p, key, sizeof(key) - 1) != 0) {
+            continue;
+        }
+
+        start = p + sizeof(key) - 1;
+        end = start;
+
+        while (end < last && *end != '&' && *end != '"' && *end != ' ' && *end != ',') {
+            end++;
+        }
+
+        if ((size_t) (end - start) < sizeof(mask) - 1) {
+            ngx_memset(start, '*', end - start);
+            p = end - 1;
+            continue;
+        }
+
+        /* the mask is never longer than what it replaces: shift the rest left */
+        ngx_memcpy(start, mask, sizeof(mask) - 1);
+        ngx_memmove(start + sizeof(mask) - 1, end, last - end);
+        last -= (end - start) - (sizeof(mask) - 1);
+        p = start + sizeof(mask) - 2;
+    }
+
+    return last;
+}
+
+
+void
+ngx_http_wxauth_hide_secret_in_log(ngx_http_request_t *r)
+{
+    ngx_log_t              *log;
+    ngx_http_request_t     *mr;
+    ngx_http_wxauth_ctx_t  *ctx;
+
+    mr = r->main;
+    log = r->connection->log;
+
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(
+              ngx_http_get_module_ctx(mr, ngx_http_wxauth_module));
+    if (ctx == NULL) {
+        return;
+    }
+
+    if (!ctx->log_hidden) {
+        ctx->saved_log_level = log->log_level;
+        ctx->saved_log_handler = mr->log_handler;
+        mr->log_handler = ngx_http_wxauth_log_error_handler;
+        ctx->log_hidden = 1;
+    }
+
+    /* debug lines carry no context and go past the handler: no debug lines meanwhile */
+    if (log->log_level > NGX_LOG_INFO) {
+        log->log_level = NGX_LOG_INFO;
+    }
+}
+
+
+void
+ngx_http_wxauth_restore_log(ngx_http_request_t *r)
+{
+    ngx_http_request_t     *mr;
+    ngx_http_wxauth_ctx_t  *ctx;
+
+    mr = r->main;
+
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(
+              ngx_http_get_module_ctx(mr, ngx_http_wxauth_module));
+    if (ctx == NULL || !ctx->log_hidden) {
+        return;
+    }
+
+    r->connection->log->log_level = ctx->saved_log_level;
+    ctx->log_hidden = 0;
+
+    /* the handler stays: a late line about the finished subrequest is still masked */
+}
