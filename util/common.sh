@@ -1,0 +1,87 @@
+# Shared by util/test.sh and util/demo.sh: installing what is missing, building, free ports.
+# shellcheck shell=bash
+
+WXAUTH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WXAUTH_BUILD=${WXAUTH_BUILD:-$WXAUTH_ROOT/build}
+
+# Debian packages the build, the tests and the demo need.
+WXAUTH_PACKAGES=(
+    build-essential cmake pkg-config
+    nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
+    libhiredis-dev libcjson-dev redis-server
+    googletest libgtest-dev
+    libtest-base-perl libtext-diff-perl libtest-longstring-perl liblist-moreutils-perl
+    libwww-perl liburi-perl libipc-run-perl
+    curl
+)
+
+wxauth_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+wxauth_install_missing() {
+    local missing=() p
+    for p in "${WXAUTH_PACKAGES[@]}" "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+            || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+
+    wxauth_log "installing missing Debian packages: ${missing[*]}"
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # a fresh install of nginx or redis-server must not leave services running on 80/6379
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${sudo[@]}" chmod +x /usr/sbin/policy-rc.d
+        WXAUTH_REMOVE_POLICY=1
+    fi
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${missing[@]}" >/dev/null
+    if [ "${WXAUTH_REMOVE_POLICY:-0}" = 1 ]; then
+        "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+    fi
+}
+
+wxauth_build() {
+    wxauth_log "building the core, the unit tests and ngx_http_wxauth_module.so"
+    cmake -S "$WXAUTH_ROOT" -B "$WXAUTH_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$WXAUTH_BUILD" -j"$(nproc)"
+}
+
+# A TCP port nobody listens on right now (the kernel picks it).
+wxauth_free_port() {
+    perl -MIO::Socket::INET -e \
+        'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 1) or die "no free port: $!\n"; print $s->sockport, "\n";'
+}
+
+# Starts redis-server on a free loopback port in a scratch directory; sets WXAUTH_REDIS_PORT
+# and WXAUTH_REDIS_PID. The caller's trap stops it.
+wxauth_start_redis() {
+    local dir=$1 i
+    mkdir -p "$dir"
+    WXAUTH_REDIS_PORT=$(wxauth_free_port)
+    redis-server --bind 127.0.0.1 --port "$WXAUTH_REDIS_PORT" --save '' --appendonly no \
+        --dir "$dir" --logfile "$dir/redis.log" --daemonize yes --pidfile "$dir/redis.pid"
+    for i in $(seq 1 50); do
+        if redis-cli -p "$WXAUTH_REDIS_PORT" ping >/dev/null 2>&1; then
+            WXAUTH_REDIS_PID=$(cat "$dir/redis.pid")
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "redis-server did not start, see $dir/redis.log" >&2
+    return 1
+}
+
+wxauth_stop_pidfile() {
+    local pidfile=$1 pid i
+    [ -f "$pidfile" ] || return 0
+    pid=$(cat "$pidfile" 2>/dev/null) || return 0
+    [ -n "$pid" ] || return 0
+    kill "$pid" 2>/dev/null || return 0
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+}

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The test command: installs what is missing (Debian packages), builds, and runs every test:
+# the GoogleTest unit tests through CTest, then the Test::Nginx suites in t/ against a real
+# redis-server and the real module loaded into Debian's nginx.
+#
+#   util/test.sh            everything
+#   util/test.sh t/login.t  unit tests, then only the named suites
+#
+# Environment: TEST_NGINX_USE_VALGRIND=1 runs nginx under valgrind (slow);
+# WXAUTH_SKIP_INSTALL=1 skips the package check.
+set -euo pipefail
+
+. "$(dirname "$0")/common.sh"
+cd "$WXAUTH_ROOT"
+
+[ "${WXAUTH_SKIP_INSTALL:-0}" = 1 ] || wxauth_install_missing
+wxauth_build
+
+wxauth_log "unit tests (ctest)"
+(cd "$WXAUTH_BUILD" && ctest --output-on-failure -j"$(nproc)")
+
+scratch=$(mktemp -d /tmp/wxauth-test.XXXXXX)
+cleanup() {
+    # nginx of a block that died mid-way, then redis
+    wxauth_stop_pidfile "$WXAUTH_ROOT/t/servroot/logs/nginx.pid"
+    wxauth_stop_pidfile "$scratch/redis/redis.pid"
+    rm -rf "$scratch"
+}
+trap cleanup EXIT INT TERM
+
+wxauth_start_redis "$scratch/redis"
+wxauth_log "redis-server on 127.0.0.1:$WXAUTH_REDIS_PORT"
+
+export TEST_NGINX_REDIS_PORT=$WXAUTH_REDIS_PORT
+export TEST_NGINX_PORT=${TEST_NGINX_PORT:-$(wxauth_free_port)}
+export TEST_NGINX_BINARY=${TEST_NGINX_BINARY:-/usr/sbin/nginx}
+export TEST_NGINX_LOAD_MODULES=$WXAUTH_BUILD/ngx_http_wxauth_module.so
+
+if perl -MTest::Nginx::Socket -e 1 2>/dev/null; then
+    wxauth_log "Test::Nginx suites (installed Test::Nginx)"
+else
+    wxauth_log "Test::Nginx suites (Test::Nginx not installed: the project's runner, util/test-nginx)"
+    export PERL5LIB=$WXAUTH_ROOT/util/test-nginx/lib${PERL5LIB:+:$PERL5LIB}
+    if [ $# -eq 0 ] && [ -d t-runner ]; then
+        prove -r t-runner/
+        util/test-nginx/selftest.sh
+    fi
+fi
+
+if [ $# -gt 0 ]; then
+    prove "$@"
+else
+    prove -r t/
+fi
