@@ -53,6 +53,17 @@ bool read_string(const cJSON *obj, const char *name, std::string &out)
     return true;
 }
 
+// A whole number field, 0 when absent or not a finite number.
+std::int64_t read_int(const cJSON *obj, const char *name)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (cJSON_IsNumber(item) && std::isfinite(item->valuedouble) &&
+        std::fabs(item->valuedouble) < 9e15) {
+        return std::int64_t(item->valuedouble);
+    }
+    return 0;
+}
+
 }  // namespace
 
 std::string encode_session(const SessionRecord &rec)
@@ -69,6 +80,15 @@ std::string encode_session(const SessionRecord &rec)
     }
     add_string(obj.get(), "appid", rec.appid);
     add_number(obj.get(), "iat", double(rec.issued_at));
+    if (rec.ttl > 0) {
+        add_number(obj.get(), "ttl", double(rec.ttl));
+    }
+    if (rec.renew) {
+        add_number(obj.get(), "rn", 1);
+    }
+    if (rec.max_until > 0) {
+        add_number(obj.get(), "mx", double(rec.max_until));
+    }
 
     std::unique_ptr<char, decltype(&cJSON_free)> text(cJSON_PrintUnformatted(obj.get()),
                                                       &cJSON_free);
@@ -97,13 +117,42 @@ bool decode_session(std::string_view text, SessionRecord &rec)
         }
         r.unionid = unionid->valuestring;
     }
-    const cJSON *iat = cJSON_GetObjectItemCaseSensitive(root.get(), "iat");
-    if (cJSON_IsNumber(iat) && std::isfinite(iat->valuedouble) &&
-        std::fabs(iat->valuedouble) < 9e15) {
-        r.issued_at = std::int64_t(iat->valuedouble);
+    r.issued_at = read_int(root.get(), "iat");
+    r.ttl = read_int(root.get(), "ttl");
+    r.renew = read_int(root.get(), "rn") == 1;
+    r.max_until = read_int(root.get(), "mx");
+    if (r.ttl < 0 || r.max_until < 0) {
+        return false;
     }
     rec = std::move(r);
     return true;
+}
+
+std::int64_t initial_expiry(const SessionRecord &rec, std::int64_t now)
+{
+    std::int64_t expiry = rec.ttl;
+    if (rec.max_until > 0 && rec.max_until - now < expiry) {
+        expiry = rec.max_until - now;
+    }
+    return expiry < 1 ? 1 : expiry;
+}
+
+std::int64_t renewal_expiry(const SessionRecord &rec, std::int64_t remaining_ms, std::int64_t now)
+{
+    if (!rec.renew || rec.ttl <= 0 || remaining_ms < 0) {
+        return 0;
+    }
+    if (remaining_ms >= rec.ttl * 1000 / 2) {
+        return 0;  // not yet past half its lifetime
+    }
+    std::int64_t expiry = rec.ttl;
+    if (rec.max_until > 0 && rec.max_until - now < expiry) {
+        expiry = rec.max_until - now;
+    }
+    if (expiry * 1000 <= remaining_ms) {
+        return 0;  // the absolute limit is reached: let it run out
+    }
+    return expiry;
 }
 
 }  // namespace wxauth

@@ -117,3 +117,57 @@ TEST(Session, MissingIatIsZero)
     ASSERT_TRUE(decode_session(R"({"openid":"o1","session_key":"k1","appid":"wx1","iat":"x"})", out));
     EXPECT_EQ(out.issued_at, 0);
 }
+
+TEST(Session, LifetimeFieldsRoundTrip)
+{
+    SessionRecord r = sample();
+    r.ttl = 3600;
+    r.renew = true;
+    r.max_until = 1700086400;
+    std::string text = encode_session(r);
+    EXPECT_NE(text.find("\"ttl\":3600"), std::string::npos);
+    EXPECT_NE(text.find("\"rn\":1"), std::string::npos);
+    SessionRecord back;
+    ASSERT_TRUE(decode_session(text, back));
+    EXPECT_EQ(back.ttl, 3600);
+    EXPECT_TRUE(back.renew);
+    EXPECT_EQ(back.max_until, 1700086400);
+    EXPECT_FALSE(decode_session(R"({"openid":"o","session_key":"k","appid":"a","ttl":-5})", back));
+}
+
+TEST(Session, InitialExpiry)
+{
+    SessionRecord r = sample();
+    r.ttl = 3600;
+    EXPECT_EQ(initial_expiry(r, 1000), 3600);
+    r.max_until = 1000 + 600;
+    EXPECT_EQ(initial_expiry(r, 1000), 600);
+    r.max_until = 900;  // already past: shortest possible life
+    EXPECT_EQ(initial_expiry(r, 1000), 1);
+}
+
+TEST(Session, RenewalOnlyPastHalfLife)
+{
+    SessionRecord r = sample();
+    r.ttl = 100;
+    r.renew = true;
+    EXPECT_EQ(renewal_expiry(r, 90000, 0), 0);   // fresh: no write
+    EXPECT_EQ(renewal_expiry(r, 50000, 0), 0);   // exactly half: no write yet
+    EXPECT_EQ(renewal_expiry(r, 49999, 0), 100); // past half: renew to full ttl
+    EXPECT_EQ(renewal_expiry(r, -1, 0), 0);      // no expiry on the key
+    EXPECT_EQ(renewal_expiry(r, -2, 0), 0);      // key gone
+    r.renew = false;
+    EXPECT_EQ(renewal_expiry(r, 1000, 0), 0);    // renewal off
+}
+
+TEST(Session, RenewalBoundedByAbsoluteLimit)
+{
+    SessionRecord r = sample();
+    r.ttl = 100;
+    r.renew = true;
+    r.max_until = 1030;
+    EXPECT_EQ(renewal_expiry(r, 20000, 1000), 30);  // only up to the limit
+    EXPECT_EQ(renewal_expiry(r, 40000, 1000), 0);   // would shorten: no write
+    r.max_until = 1000;
+    EXPECT_EQ(renewal_expiry(r, 20000, 1000), 0);   // limit reached
+}
