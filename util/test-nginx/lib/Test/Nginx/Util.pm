@@ -1212,13 +1212,19 @@ sub _final_cleanup {
 for my $sig (qw(INT TERM HUP QUIT)) {
     next if defined $SIG{$sig} && $SIG{$sig} ne 'DEFAULT';
     $SIG{$sig} = sub {
-        local $SIG{$sig} = 'IGNORE';
+        $SIG{$sig} = 'IGNORE';
         _final_cleanup() if $$ == $MainPid;
-        # re-raise with the default disposition so the exit status tells
-        # the truth about what happened
+        # re-raise with the default disposition so that the exit status
+        # tells the truth about what happened (perl blocks the signal
+        # while its handler runs: unblock it)
         $SIG{$sig} = 'DEFAULT';
-        kill $sig, $$;
-        POSIX::_exit(128 + 1);
+        my $num = eval "POSIX::SIG$sig()";
+        if ($num) {
+            POSIX::sigprocmask(POSIX::SIG_UNBLOCK(),
+                               POSIX::SigSet->new($num));
+            kill $num, $$;
+        }
+        POSIX::_exit(128 + ($num || 1));
     };
 }
 
