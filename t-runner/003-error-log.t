@@ -14,8 +14,8 @@ repeat_each(1);
 
 # per block: TEST 1: 5, TEST 2: 4, TEST 3: 3, TEST 4: 4,
 # TEST 5: 2 requests x (status + body + 1 no_error_log pattern) = 6,
-# TEST 6: 2, TEST 7: 2, TEST 8: 4
-plan tests => repeat_each() * 30;
+# TEST 6: 2, TEST 7: 2, TEST 8: 4, TEST 9: 4
+plan tests => repeat_each() * 34;
 
 our $Bad = <<'_EOC_';
     location = /bad {
@@ -120,3 +120,15 @@ ok
 GET /t?from=access HTTP/1.1
 --- no_access_log
 GET /bad
+
+
+
+=== TEST 9: shutdown_error_log / no_shutdown_error_log (nginx's exit logs)
+--- request
+GET /t
+--- response_body
+ok
+--- shutdown_error_log
+(SIGQUIT) received
+--- no_shutdown_error_log
+[alert]

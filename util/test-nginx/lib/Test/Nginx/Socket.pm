@@ -938,6 +938,26 @@ sub check_error_log ($$$$$) {
     }
 }
 
+# Only consulted when --- shutdown_error_log is present; the patterns of
+# --- no_shutdown_error_log are checked first.
+sub check_shutdown_error_log ($$) {
+    my ($block, $dry_run) = @_;
+    my $name = $block->name;
+    my $lines = error_log_data();
+    if (defined(my $pats = $block->no_shutdown_error_log)) {
+        _check_log_absent($name, $pats, $lines, $dry_run,
+                          'no_shutdown_error_log', 'error.log', 'shutdown');
+    }
+    _check_log_present($name, $block->shutdown_error_log, $lines, $dry_run,
+                       'shutdown_error_log', 'error.log', 'shutdown');
+    for my $line (@{ $lines || [] }) {
+        if ($line =~ /\bAssertion .*? failed\.$/) {
+            (my $l = $line) =~ s/\n\z//;
+            _unplanned_fail("$name - $l");
+        }
+    }
+}
+
 sub check_access_log ($$$) {
     my ($block, $dry_run, $ridx) = @_;
     my $name = $block->name;

@@ -1089,11 +1089,8 @@ sub run_test ($) {
 
     my $name = $block->name;
 
-    for my $unsupported (qw(http2 http3 stap_out stap_out_like
-                            stap_out_unlike reload_fails))
-    {
+    for my $unsupported (qw(http2 http3)) {
         next unless defined $block->$unsupported;
-        next if $unsupported =~ /^stap/;    # stap is skipped below
         bail_out("$name - --- $unsupported is not supported by the "
                  . "fallback Test::Nginx runner");
     }
@@ -1189,6 +1186,14 @@ sub run_test ($) {
     # Test::Nginx stops it lazily when the next block starts).
     if (!$NoNginxManager && !$ENV{TEST_NGINX_NO_CLEAN}) {
         stop_nginx($name);
+    }
+
+    # what nginx logged while exiting (the real module checks this when
+    # it stops this block's nginx, i.e. when the next block starts)
+    if (defined $block->shutdown_error_log) {
+        my $shutdown_dry = $ENV{TEST_NGINX_NO_CLEAN} || $NoNginxManager
+                           ? 'TEST_NGINX_NO_CLEAN or no nginx manager' : 0;
+        Test::Nginx::Socket::check_shutdown_error_log($block, $shutdown_dry);
     }
 }
 
