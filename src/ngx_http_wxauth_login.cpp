@@ -7,6 +7,7 @@
 
 #include "ngx_http_wxauth_module.h"
 #include "ngx_http_wxauth_redis.h"
+#include "ngx_http_wxauth_metrics.h"
 
 #include <ctime>
 
@@ -19,10 +20,45 @@
 #define NGX_HTTP_WXAUTH_MAX_LOGIN_BODY  4096
 
 
-static std::string_view
-ngx_http_wxauth_sv(const ngx_str_t &s)
+static void
+ngx_http_wxauth_count_login(wxauth::Error err)
 {
-    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
+    wxauth::Metric  m;
+
+    switch (err) {
+    case wxauth::Error::invalid_request:    m = wxauth::Metric::login_invalid_request; break;
+    case wxauth::Error::method_not_allowed: m = wxauth::Metric::login_method_not_allowed; break;
+    case wxauth::Error::invalid_code:       m = wxauth::Metric::login_invalid_code; break;
+    case wxauth::Error::user_blocked:       m = wxauth::Metric::login_user_blocked; break;
+    case wxauth::Error::rate_limited:       m = wxauth::Metric::login_rate_limited; break;
+    case wxauth::Error::wechat_unavailable: m = wxauth::Metric::login_wechat_unavailable; break;
+    case wxauth::Error::wechat_timeout:     m = wxauth::Metric::login_wechat_timeout; break;
+    case wxauth::Error::store_unavailable:  m = wxauth::Metric::login_store_unavailable; break;
+    default:                                m = wxauth::Metric::login_internal_error; break;
+    }
+
+    ngx_http_wxauth_metric_inc(m);
+}
+
+
+static void
+ngx_http_wxauth_count_wx_errcode(long errcode)
+{
+    wxauth::Metric  m;
+
+    switch (errcode) {
+    case 0:     m = wxauth::Metric::wx_errcode_0; break;
+    case -1:    m = wxauth::Metric::wx_errcode_minus1; break;
+    case 40029: m = wxauth::Metric::wx_errcode_40029; break;
+    case 40163: m = wxauth::Metric::wx_errcode_40163; break;
+    case 40226: m = wxauth::Metric::wx_errcode_40226; break;
+    case 45011: m = wxauth::Metric::wx_errcode_45011; break;
+    case 40013: m = wxauth::Metric::wx_errcode_40013; break;
+    case 40125: m = wxauth::Metric::wx_errcode_40125; break;
+    default:    m = wxauth::Metric::wx_errcode_other; break;
+    }
+
+    ngx_http_wxauth_metric_inc(m);
 }
 
 
@@ -31,6 +67,8 @@ ngx_http_wxauth_login_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     wxauth::Error err)
 {
     ngx_int_t  rc;
+
+    ngx_http_wxauth_count_login(err);
 
     ngx_http_wxauth_restore_log(r);
 
@@ -58,13 +96,10 @@ ngx_http_wxauth_login_stored(void *data, ngx_uint_t outcome,
     ngx_connection_t            *c;
     ngx_http_request_t          *r;
     ngx_http_wxauth_ctx_t       *ctx;
-    ngx_http_wxauth_loc_conf_t  *wlcf;
 
     r = static_cast<ngx_http_request_t *>(data);
     c = r->connection;
     ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
-    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
-               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
 
     ctx->pending = NULL;
 
@@ -72,6 +107,17 @@ ngx_http_wxauth_login_stored(void *data, ngx_uint_t outcome,
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);
         ngx_http_run_posted_requests(c);
         return;
+    }
+
+    for (size_t i = 1; i < replies.size(); i++) {
+        if (replies[i].outcome == wxauth::ReplyOutcome::error) {
+            ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                          "wxauth: redis refused a login bookkeeping command: %s",
+                          replies[i].text.c_str());
+            ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);
+            ngx_http_run_posted_requests(c);
+            return;
+        }
     }
 
     if (replies[0].outcome != wxauth::ReplyOutcome::ok) {
@@ -91,15 +137,17 @@ ngx_http_wxauth_login_stored(void *data, ngx_uint_t outcome,
 
     try {
         std::string body = "{\"session\":\"" + std::string(ngx_http_wxauth_sv(ctx->token))
-                           + "\",\"expires_in\":" + std::to_string(wlcf->session_ttl) + "}";
+                           + "\",\"expires_in\":" + std::to_string(ctx->expires_in) + "}";
 
         ngx_log_error(NGX_LOG_INFO, c->log, 0, "wxauth: login succeeded for app \"%V\"",
                       &ctx->appid);
 
         rc = ngx_http_wxauth_send_json(r, NGX_HTTP_OK, body.data(), body.size());
+        ngx_http_wxauth_metric_inc(wxauth::Metric::login_ok);
 
     } catch (...) {
         rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
+        ngx_http_wxauth_metric_inc(wxauth::Metric::login_internal_error);
     }
 
     ngx_http_finalize_request(r, rc);
@@ -120,11 +168,34 @@ ngx_http_wxauth_login_store(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     rec.unionid = res.unionid;
     rec.appid = std::string(ngx_http_wxauth_sv(wlcf->appid));
     rec.issued_at = (std::int64_t) ngx_time();
+    rec.ttl = (std::int64_t) wlcf->session_ttl;
+    rec.renew = wlcf->session_renew ? true : false;
+    rec.max_until = wlcf->session_max_lifetime
+                    ? rec.issued_at + (std::int64_t) wlcf->session_max_lifetime : 0;
 
+    std::string prefix(ngx_http_wxauth_sv(wlcf->redis_prefix));
+    std::string skey = wxauth::session_storage_key(prefix, token);
+    std::string expiry = std::to_string(wxauth::initial_expiry(rec, rec.issued_at));
+
+    /* one pipelined batch: the session, the user's newest session_key, and the policy */
     std::vector<ngx_http_wxauth_redis_cmd_t> cmds{
-        { "SET", wxauth::session_storage_key(ngx_http_wxauth_sv(wlcf->redis_prefix), token),
-          wxauth::encode_session(rec), "EX", std::to_string(wlcf->session_ttl), "NX" }
+        { "SET", skey, wxauth::encode_session(rec), "EX", expiry, "NX" },
+        { "SET", wxauth::latest_key_storage_key(prefix, rec.appid, rec.openid), rec.session_key,
+          "EX", std::to_string(ngx_max(wlcf->session_ttl, wlcf->session_max_lifetime)) }
     };
+
+    if (wlcf->single_session) {
+        /* end the user's older sessions of this app, remember this one */
+        cmds.push_back({ "EVAL",
+            "local old = redis.call('SMEMBERS', KEYS[1]) "
+            "for _, k in ipairs(old) do redis.call('DEL', k) end "
+            "redis.call('DEL', KEYS[1]) "
+            "redis.call('SADD', KEYS[1], ARGV[1]) "
+            "redis.call('EXPIRE', KEYS[1], ARGV[2]) "
+            "return #old",
+            "1", wxauth::user_sessions_storage_key(prefix, rec.appid, rec.openid), skey,
+            std::to_string(ngx_max(wlcf->session_ttl, wlcf->session_max_lifetime)) });
+    }
 
     if (ngx_http_wxauth_copy_str(r->pool, &ctx->token, token.data(), token.size()) != NGX_OK
         || ngx_http_wxauth_copy_str(r->pool, &ctx->openid, rec.openid.data(),
@@ -137,6 +208,7 @@ ngx_http_wxauth_login_store(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     }
 
     ctx->appid = wlcf->appid;
+    ctx->expires_in = wxauth::initial_expiry(rec, rec.issued_at);
 
     ctx->pending = ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds,
                                               ngx_http_wxauth_login_stored, r);
@@ -172,6 +244,7 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
     ngx_http_wxauth_restore_log(r);
 
     if (ctx->sr_rc == NGX_HTTP_GATEWAY_TIME_OUT || ctx->sr_status == NGX_HTTP_GATEWAY_TIME_OUT) {
+        ngx_http_wxauth_metric_inc(wxauth::Metric::wx_timeout);
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_timeout);
         return;
     }
@@ -182,6 +255,7 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "wxauth: the code2session location answered with status %ui",
                       ctx->sr_status ? ctx->sr_status : (ngx_uint_t) ctx->sr_rc);
+        ngx_http_wxauth_metric_inc(wxauth::Metric::wx_http_error);
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_unavailable);
         return;
     }
@@ -199,12 +273,14 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
         switch (res.kind) {
 
         case wxauth::Code2SessionResult::Kind::ok:
+            ngx_http_wxauth_count_wx_errcode(0);
             ngx_http_wxauth_login_store(r, ctx, wlcf, res);
             return;
 
         case wxauth::Code2SessionResult::Kind::wx_error:
             ctx->wx_errcode = res.errcode;
             ctx->has_wx_errcode = 1;
+            ngx_http_wxauth_count_wx_errcode(res.errcode);
 
             if (wxauth::wx_errcode_is_misconfiguration(res.errcode)) {
                 ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -217,6 +293,7 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
             return;
 
         default:
+            ngx_http_wxauth_metric_inc(wxauth::Metric::wx_bad_response);
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "wxauth: unusable answer from WeChat: %s", res.reason.c_str());
             ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_unavailable);
@@ -311,9 +388,6 @@ ngx_http_wxauth_login_start(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
 static void
 ngx_http_wxauth_login_body(ngx_http_request_t *r)
 {
-    size_t                       len;
-    ngx_buf_t                   *b;
-    ngx_chain_t                 *cl;
     ngx_http_wxauth_ctx_t       *ctx;
     ngx_http_wxauth_loc_conf_t  *wlcf;
 
@@ -321,25 +395,12 @@ ngx_http_wxauth_login_body(ngx_http_request_t *r)
     wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
                ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
 
-    if (r->request_body == NULL || r->request_body->temp_file) {
-        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::invalid_request);
-        return;
-    }
-
     try {
         std::string body, code, content_type;
 
-        len = 0;
-        for (cl = r->request_body->bufs; cl; cl = cl->next) {
-            b = cl->buf;
-
-            if (b->in_file || len + (b->last - b->pos) > NGX_HTTP_WXAUTH_MAX_LOGIN_BODY) {
-                ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::invalid_request);
-                return;
-            }
-
-            body.append(reinterpret_cast<const char *>(b->pos), b->last - b->pos);
-            len += b->last - b->pos;
+        if (ngx_http_wxauth_request_body(r, NGX_HTTP_WXAUTH_MAX_LOGIN_BODY, body) != NGX_OK) {
+            ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::invalid_request);
+            return;
         }
 
         if (r->headers_in.content_type) {
@@ -373,6 +434,7 @@ ngx_http_wxauth_login_handler(ngx_http_request_t *r)
             r->keepalive = 0;
         }
 
+        ngx_http_wxauth_count_login(wxauth::Error::method_not_allowed);
         return ngx_http_wxauth_send_error(r, wxauth::Error::method_not_allowed, 0, 0);
     }
 
@@ -381,6 +443,7 @@ ngx_http_wxauth_login_handler(ngx_http_request_t *r)
             r->keepalive = 0;
         }
 
+        ngx_http_wxauth_count_login(wxauth::Error::invalid_request);
         return ngx_http_wxauth_send_error(r, wxauth::Error::invalid_request, 0, 0);
     }
 

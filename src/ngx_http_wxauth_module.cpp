@@ -4,6 +4,7 @@
 
 #include "ngx_http_wxauth_module.h"
 #include "ngx_http_wxauth_redis.h"
+#include "ngx_http_wxauth_metrics.h"
 
 #include "core/errors.h"
 
@@ -18,6 +19,7 @@ static void ngx_http_wxauth_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_code2session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_wxauth_variable(ngx_http_request_t *r,
@@ -74,6 +76,69 @@ static ngx_command_t  ngx_http_wxauth_commands[] = {
       ngx_http_wxauth_login,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
+      NULL },
+
+    { ngx_string("wxauth_logout"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_wxauth_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WXAUTH_HANDLER_LOGOUT,
+      NULL },
+
+    { ngx_string("wxauth_verify_signature"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_wxauth_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WXAUTH_HANDLER_SIGNATURE,
+      NULL },
+
+    { ngx_string("wxauth_decrypt"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_wxauth_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WXAUTH_HANDLER_DECRYPT,
+      NULL },
+
+    { ngx_string("wxauth_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_wxauth_handler,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_WXAUTH_HANDLER_METRICS,
+      NULL },
+
+    { ngx_string("wxauth_session_renew"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, session_renew),
+      NULL },
+
+    { ngx_string("wxauth_session_max_lifetime"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, session_max_lifetime),
+      NULL },
+
+    { ngx_string("wxauth_single_session"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, single_session),
+      NULL },
+
+    { ngx_string("wxauth_allowed_apps"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_conf_set_str_array_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, allowed_apps),
+      NULL },
+
+    { ngx_string("wxauth_watermark_max_age"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_wxauth_loc_conf_t, watermark_max_age),
       NULL },
 
     { ngx_string("wxauth_appid"),
@@ -273,6 +338,11 @@ ngx_http_wxauth_create_loc_conf(ngx_conf_t *cf)
     conf->redis_timeout = NGX_CONF_UNSET_MSEC;
     conf->session_ttl = NGX_CONF_UNSET;
     conf->enable = NGX_CONF_UNSET;
+    conf->session_renew = NGX_CONF_UNSET;
+    conf->session_max_lifetime = NGX_CONF_UNSET;
+    conf->single_session = NGX_CONF_UNSET;
+    conf->allowed_apps = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
+    conf->watermark_max_age = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -289,6 +359,11 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->redis_prefix, prev->redis_prefix, "wxauth:");
     ngx_conf_merge_sec_value(conf->session_ttl, prev->session_ttl, 86400);
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_value(conf->session_renew, prev->session_renew, 0);
+    ngx_conf_merge_sec_value(conf->session_max_lifetime, prev->session_max_lifetime, 0);
+    ngx_conf_merge_value(conf->single_session, prev->single_session, 0);
+    ngx_conf_merge_ptr_value(conf->allowed_apps, prev->allowed_apps, NULL);
+    ngx_conf_merge_sec_value(conf->watermark_max_age, prev->watermark_max_age, 0);
     ngx_conf_merge_str_value(conf->appid, prev->appid, "");
     ngx_conf_merge_str_value(conf->secret, prev->secret, "");
     ngx_conf_merge_str_value(conf->code2session, prev->code2session, "");
@@ -307,13 +382,29 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
+    if (conf->session_max_lifetime < 0 || conf->watermark_max_age < 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "negative time in a wxauth directive");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if ((conf->handler == NGX_HTTP_WXAUTH_HANDLER_LOGOUT
+         || conf->handler == NGX_HTTP_WXAUTH_HANDLER_SIGNATURE
+         || conf->handler == NGX_HTTP_WXAUTH_HANDLER_DECRYPT)
+        && conf->redis == NULL)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"wxauth_logout\", \"wxauth_verify_signature\" and \"wxauth_decrypt\" "
+                      "need a \"wxauth_redis\" in the http or server block");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
     if (conf->enable && conf->redis == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"wxauth on\" needs a \"wxauth_redis\" in the http or server block");
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
-    if (conf->login) {
+    if (conf->handler == NGX_HTTP_WXAUTH_HANDLER_LOGIN) {
         const char  *missing = NULL;
 
         if (conf->appid.len == 0) {
@@ -446,11 +537,11 @@ ngx_http_wxauth_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_http_core_loc_conf_t  *clcf;
 
-    if (wlcf->login) {
-        return const_cast<char *>("is duplicate");
+    if (wlcf->handler != NGX_HTTP_WXAUTH_HANDLER_NONE) {
+        return const_cast<char *>("is duplicate, or another wxauth handler is set here");
     }
 
-    wlcf->login = 1;
+    wlcf->handler = NGX_HTTP_WXAUTH_HANDLER_LOGIN;
     wlcf->login_line = cf->conf_file->line;
     wlcf->login_file = cf->conf_file->file.name;
 
@@ -459,6 +550,41 @@ ngx_http_wxauth_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_wxauth_login_handler;
 
     ngx_http_wxauth_login_used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_wxauth_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+
+    ngx_http_core_loc_conf_t  *clcf;
+
+    if (wlcf->handler != NGX_HTTP_WXAUTH_HANDLER_NONE) {
+        return const_cast<char *>("is duplicate, or another wxauth handler is set here");
+    }
+
+    wlcf->handler = cmd->offset;
+
+    clcf = static_cast<ngx_http_core_loc_conf_t *>(
+               ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
+
+    switch (wlcf->handler) {
+    case NGX_HTTP_WXAUTH_HANDLER_LOGOUT:
+        clcf->handler = ngx_http_wxauth_logout_handler;
+        break;
+    case NGX_HTTP_WXAUTH_HANDLER_SIGNATURE:
+        clcf->handler = ngx_http_wxauth_signature_handler;
+        break;
+    case NGX_HTTP_WXAUTH_HANDLER_DECRYPT:
+        clcf->handler = ngx_http_wxauth_decrypt_handler;
+        break;
+    default:
+        clcf->handler = ngx_http_wxauth_metrics_handler;
+        break;
+    }
 
     return NGX_CONF_OK;
 }
@@ -588,6 +714,10 @@ ngx_http_wxauth_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_wxauth_access_handler;
+
+    if (ngx_http_wxauth_metrics_init_zone(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_wxauth_login_used) {
         h = static_cast<ngx_http_handler_pt *>(

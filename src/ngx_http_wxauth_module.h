@@ -12,6 +12,9 @@ extern "C" {
 #include <ngx_http.h>
 }
 
+#include <string>
+#include <string_view>
+
 #include "core/errors.h"
 
 
@@ -33,7 +36,13 @@ typedef struct {
     ngx_flag_t                      enable;
     ngx_http_complex_value_t       *token;
 
-    ngx_flag_t                      login;
+    ngx_flag_t                      session_renew;
+    time_t                          session_max_lifetime;
+    ngx_flag_t                      single_session;
+    ngx_array_t                    *allowed_apps;      /* ngx_str_t */
+    time_t                          watermark_max_age;
+
+    ngx_uint_t                      handler;           /* NGX_HTTP_WXAUTH_HANDLER_* */
     ngx_str_t                       appid;
     ngx_str_t                       secret;
     ngx_str_t                       code2session;
@@ -41,6 +50,17 @@ typedef struct {
     ngx_uint_t                      login_line;    /* where wxauth_login was set */
     ngx_str_t                       login_file;
 } ngx_http_wxauth_loc_conf_t;
+
+
+#define NGX_HTTP_WXAUTH_HANDLER_NONE       0
+#define NGX_HTTP_WXAUTH_HANDLER_LOGIN      1
+#define NGX_HTTP_WXAUTH_HANDLER_LOGOUT     2
+#define NGX_HTTP_WXAUTH_HANDLER_SIGNATURE  3
+#define NGX_HTTP_WXAUTH_HANDLER_DECRYPT    4
+#define NGX_HTTP_WXAUTH_HANDLER_METRICS    5
+
+
+typedef void (*ngx_http_wxauth_next_pt)(ngx_http_request_t *r);
 
 
 typedef enum {
@@ -63,10 +83,20 @@ typedef struct {
     ngx_str_t                       appid;
 
     ngx_http_wxauth_redis_batch_t  *pending;
+    ngx_http_wxauth_next_pt         next;          /* called when a lookup is done */
+
+    /* the caller's session, once loaded (session_key never leaves the server) */
+    ngx_str_t                       session_key;
+    ngx_str_t                       storage_key;
+
+    /* signature check and decryption input */
+    ngx_str_t                       input1;
+    ngx_str_t                       input2;
 
     /* login */
     ngx_http_request_t             *sr;
     ngx_str_t                       token;
+    time_t                          expires_in;
     ngx_int_t                       sr_rc;
     ngx_uint_t                      sr_status;
     ngx_str_t                       sr_body;
@@ -74,14 +104,24 @@ typedef struct {
     ngx_http_log_handler_pt         saved_log_handler;
     unsigned                        sr_done:1;
     unsigned                        log_hidden:1;
+    unsigned                        counted:1;
 } ngx_http_wxauth_ctx_t;
 
 
 extern ngx_module_t  ngx_http_wxauth_module;
 
 
+static inline std::string_view
+ngx_http_wxauth_sv(const ngx_str_t &s)
+{
+    return std::string_view(reinterpret_cast<const char *>(s.data), s.len);
+}
+
+
 /* ngx_http_wxauth_util.cpp */
 ngx_http_wxauth_ctx_t *ngx_http_wxauth_get_ctx(ngx_http_request_t *r);
+ngx_int_t ngx_http_wxauth_send_response(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, const char *allow, const char *data, size_t len);
 ngx_int_t ngx_http_wxauth_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *data, size_t len);
 ngx_int_t ngx_http_wxauth_send_error(ngx_http_request_t *r, wxauth::Error err,
@@ -89,11 +129,23 @@ ngx_int_t ngx_http_wxauth_send_error(ngx_http_request_t *r, wxauth::Error err,
 ngx_int_t ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst,
     const char *data, size_t len);
 ngx_uint_t ngx_http_wxauth_error_log_level(wxauth::Error err);
+ngx_int_t ngx_http_wxauth_request_body(ngx_http_request_t *r, size_t max, std::string &body);
 void ngx_http_wxauth_hide_secret_in_log(ngx_http_request_t *r);
 void ngx_http_wxauth_restore_log(ngx_http_request_t *r);
 
 /* ngx_http_wxauth_session.cpp */
 ngx_int_t ngx_http_wxauth_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wxauth_read_token(ngx_http_request_t *r,
+    ngx_http_wxauth_loc_conf_t *wlcf, ngx_str_t *token);
+ngx_int_t ngx_http_wxauth_session_load(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    ngx_http_wxauth_next_pt next);
+
+/* ngx_http_wxauth_userdata.cpp */
+ngx_int_t ngx_http_wxauth_logout_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wxauth_signature_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_wxauth_decrypt_handler(ngx_http_request_t *r);
+void ngx_http_wxauth_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    wxauth::Error err);
 
 /* ngx_http_wxauth_login.cpp */
 ngx_int_t ngx_http_wxauth_login_handler(ngx_http_request_t *r);

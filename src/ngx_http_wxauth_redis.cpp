@@ -20,6 +20,7 @@
 #include "ngx_http_wxauth_redis.h"
 
 #include <sys/ioctl.h>
+#include <time.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -27,6 +28,7 @@
 #include <new>
 
 #include "core/redis_address.h"
+#include "ngx_http_wxauth_metrics.h"
 
 
 #define NGX_HTTP_WXAUTH_REDIS_BACKOFF_MIN   100
@@ -55,8 +57,10 @@ struct ngx_http_wxauth_redis_batch_s {
     size_t                             expected;
     size_t                             received;
     ngx_msec_t                         sent_at;
+    uint64_t                           sent_us;   /* monotonic, for the latency histogram */
     ngx_event_t                        timer;
     bool                               lost;
+    bool                               timed_out;
 };
 
 
@@ -70,6 +74,17 @@ ngx_http_wxauth_redis_event_flags(void)
 
 
 static ngx_int_t ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn);
+
+
+static uint64_t
+ngx_http_wxauth_redis_now_us(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
+}
 static void ngx_http_wxauth_redis_drop(ngx_http_wxauth_redis_conn_t *conn);
 
 
@@ -128,6 +143,14 @@ ngx_http_wxauth_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
         ngx_del_timer(&batch->timer);
     }
 
+    if (batch->lost) {
+        if (!batch->timed_out) {
+            ngx_http_wxauth_metric_inc(wxauth::Metric::redis_errors);
+        }
+    } else {
+        ngx_http_wxauth_metric_redis_latency(ngx_http_wxauth_redis_now_us() - batch->sent_us);
+    }
+
     ngx_http_wxauth_redis_finish(batch, batch->lost ? NGX_HTTP_WXAUTH_REDIS_ERROR
                                                     : NGX_HTTP_WXAUTH_REDIS_OK);
     delete batch;
@@ -148,6 +171,9 @@ ngx_http_wxauth_redis_timeout(ngx_event_t *ev)
 
     /* a connection that answered nothing since this batch was sent is taken as dead */
     bool dead = (ngx_msec_int_t) (conn->last_reply - batch->sent_at) < 0;
+
+    ngx_http_wxauth_metric_inc(wxauth::Metric::redis_timeouts);
+    batch->timed_out = true;
 
     ngx_http_wxauth_redis_finish(batch, NGX_HTTP_WXAUTH_REDIS_TIMEOUT);
 
@@ -328,6 +354,10 @@ ngx_http_wxauth_redis_cleanup(void *privdata)
 
     /* the context is being freed: forget it, and back off before the next attempt */
 
+    if (conn->connected) {
+        ngx_http_wxauth_metric_add(wxauth::Metric::redis_connections, -1);
+    }
+
     conn->ac = NULL;
     conn->connected = 0;
     conn->next_attempt = ngx_current_msec + conn->backoff;
@@ -354,6 +384,7 @@ ngx_http_wxauth_redis_connected(const redisAsyncContext *ac, int status)
     }
 
     conn->connected = 1;
+    ngx_http_wxauth_metric_add(wxauth::Metric::redis_connections, 1);
 
     if (conn->failure_logged) {
         ngx_log_error(NGX_LOG_NOTICE, conn->log, 0, "wxauth: redis %V is reachable again",
@@ -561,7 +592,9 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
     batch->expected = 0;
     batch->received = 0;
     batch->sent_at = ngx_current_msec;
+    batch->sent_us = ngx_http_wxauth_redis_now_us();
     batch->lost = false;
+    batch->timed_out = false;
 
     for (const auto &cmd : cmds) {
         const char  *argv[16];

@@ -6,6 +6,7 @@
 
 #include "ngx_http_wxauth_module.h"
 #include "ngx_http_wxauth_redis.h"
+#include "ngx_http_wxauth_metrics.h"
 
 #include "core/session.h"
 #include "core/token.h"
@@ -14,7 +15,7 @@
 static ngx_str_t  ngx_http_wxauth_default_header = ngx_string("X-WX-Session");
 
 
-static ngx_int_t
+ngx_int_t
 ngx_http_wxauth_read_token(ngx_http_request_t *r, ngx_http_wxauth_loc_conf_t *wlcf,
     ngx_str_t *token)
 {
@@ -59,18 +60,75 @@ ngx_http_wxauth_read_token(ngx_http_request_t *r, ngx_http_wxauth_loc_conf_t *wl
 }
 
 
+static ngx_flag_t
+ngx_http_wxauth_app_allowed(ngx_http_wxauth_loc_conf_t *wlcf, const std::string &appid)
+{
+    ngx_str_t   *app;
+    ngx_uint_t   i;
+
+    if (wlcf->allowed_apps == NULL) {
+        return 1;
+    }
+
+    app = static_cast<ngx_str_t *>(wlcf->allowed_apps->elts);
+
+    for (i = 0; i < wlcf->allowed_apps->nelts; i++) {
+        if (ngx_http_wxauth_sv(app[i]) == appid) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* sliding expiry: at most one fire-and-forget write per half lifetime of a session in use */
+static void
+ngx_http_wxauth_session_renew(ngx_http_request_t *r, ngx_http_wxauth_loc_conf_t *wlcf,
+    ngx_http_wxauth_ctx_t *ctx, const wxauth::SessionRecord &rec, const wxauth::ReplyView &pttl)
+{
+    std::int64_t  expiry;
+
+    if (pttl.outcome != wxauth::ReplyOutcome::integer) {
+        return;
+    }
+
+    expiry = wxauth::renewal_expiry(rec, pttl.integer, (std::int64_t) ngx_time());
+    if (expiry == 0) {
+        return;
+    }
+
+    std::string seconds = std::to_string(expiry);
+
+    std::vector<ngx_http_wxauth_redis_cmd_t> cmds{
+        { "EXPIRE", std::string(ngx_http_wxauth_sv(ctx->storage_key)), seconds },
+        { "EXPIRE", wxauth::latest_key_storage_key(ngx_http_wxauth_sv(wlcf->redis_prefix),
+                                                   rec.appid, rec.openid), seconds, "GT" }
+    };
+
+    if (ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds, NULL, NULL) != NULL) {
+        ngx_http_wxauth_metric_inc(wxauth::Metric::session_renewed);
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "wxauth: session renewed for %L s", (int64_t) expiry);
+    }
+}
+
+
 static void
 ngx_http_wxauth_session_looked_up(void *data, ngx_uint_t outcome,
     const std::vector<wxauth::ReplyView> &replies)
 {
-    ngx_connection_t       *c;
-    ngx_http_request_t     *r;
-    ngx_http_wxauth_ctx_t  *ctx;
-    wxauth::SessionRecord   rec;
+    ngx_connection_t            *c;
+    ngx_http_request_t          *r;
+    ngx_http_wxauth_ctx_t       *ctx;
+    ngx_http_wxauth_loc_conf_t  *wlcf;
+    wxauth::SessionRecord        rec;
 
     r = static_cast<ngx_http_request_t *>(data);
     c = r->connection;
     ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
 
     ctx->pending = NULL;
     ctx->state = NGX_HTTP_WXAUTH_FAILED;
@@ -91,25 +149,157 @@ ngx_http_wxauth_session_looked_up(void *data, ngx_uint_t outcome,
                       "the session is treated as expired");
         ctx->error = wxauth::Error::session_expired;
 
+    } else if (!ngx_http_wxauth_app_allowed(wlcf, rec.appid)) {
+        ctx->error = wxauth::Error::app_not_allowed;
+
     } else if (ngx_http_wxauth_copy_str(r->pool, &ctx->openid, rec.openid.data(),
                                         rec.openid.size()) != NGX_OK
                || ngx_http_wxauth_copy_str(r->pool, &ctx->unionid, rec.unionid.data(),
                                            rec.unionid.size()) != NGX_OK
                || ngx_http_wxauth_copy_str(r->pool, &ctx->appid, rec.appid.data(),
-                                           rec.appid.size()) != NGX_OK)
+                                           rec.appid.size()) != NGX_OK
+               || ngx_http_wxauth_copy_str(r->pool, &ctx->session_key, rec.session_key.data(),
+                                           rec.session_key.size()) != NGX_OK)
     {
         ctx->error = wxauth::Error::internal_error;
 
     } else {
         ctx->state = NGX_HTTP_WXAUTH_PASSED;
+        ngx_http_wxauth_session_renew(r, wlcf, ctx, rec, replies[1]);
     }
 
-    /* go on with the phases where the access handler left them */
+    ctx->next(r);
+}
 
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
-    ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
+
+static void
+ngx_http_wxauth_session_looked_up_safe(void *data, ngx_uint_t outcome,
+    const std::vector<wxauth::ReplyView> &replies)
+{
+    ngx_http_request_t     *r = static_cast<ngx_http_request_t *>(data);
+    ngx_http_wxauth_ctx_t  *ctx;
+
+    try {
+        ngx_http_wxauth_session_looked_up(data, outcome, replies);
+
+    } catch (...) {
+        ctx = static_cast<ngx_http_wxauth_ctx_t *>(
+                  ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+        ctx->pending = NULL;
+        ctx->state = NGX_HTTP_WXAUTH_FAILED;
+        ctx->error = wxauth::Error::internal_error;
+        ctx->next(r);
+    }
+}
+
+
+/*
+ * Loads the caller's session. Returns NGX_AGAIN when `next` will be called once Redis answers,
+ * NGX_DONE when the outcome is known at once (ctx->state; `next` is not called).
+ */
+ngx_int_t
+ngx_http_wxauth_session_load(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    ngx_http_wxauth_next_pt next)
+{
+    ngx_str_t                    token;
+    ngx_http_wxauth_loc_conf_t  *wlcf;
+
+    if (ctx->state == NGX_HTTP_WXAUTH_PASSED || ctx->state == NGX_HTTP_WXAUTH_FAILED) {
+        return NGX_DONE;   /* the access phase did it already */
+    }
+
+    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
+
+    ctx->state = NGX_HTTP_WXAUTH_FAILED;
+
+    if (wlcf->redis == NULL) {
+        ctx->error = wxauth::Error::store_unavailable;
+        return NGX_DONE;
+    }
+
+    if (ngx_http_wxauth_read_token(r, wlcf, &token) != NGX_OK) {
+        ctx->error = wxauth::Error::internal_error;
+        return NGX_DONE;
+    }
+
+    if (token.len == 0) {
+        ctx->error = wxauth::Error::missing_session;
+        return NGX_DONE;
+    }
+
+    try {
+        std::string_view tv = ngx_http_wxauth_sv(token);
+
+        if (!wxauth::token_well_formed(tv)) {
+            ctx->error = wxauth::Error::invalid_session;
+            return NGX_DONE;
+        }
+
+        std::string key = wxauth::session_storage_key(ngx_http_wxauth_sv(wlcf->redis_prefix), tv);
+
+        if (ngx_http_wxauth_copy_str(r->pool, &ctx->storage_key, key.data(), key.size())
+            != NGX_OK)
+        {
+            ctx->error = wxauth::Error::internal_error;
+            return NGX_DONE;
+        }
+
+        /* one round trip: the record and its remaining lifetime, pipelined */
+        std::vector<ngx_http_wxauth_redis_cmd_t> cmds{ { "GET", key }, { "PTTL", key } };
+
+        ctx->next = next;
+        ctx->pending = ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds,
+                                                  ngx_http_wxauth_session_looked_up_safe, r);
+
+    } catch (...) {
+        ctx->error = wxauth::Error::internal_error;
+        return NGX_DONE;
+    }
+
+    if (ctx->pending == NULL) {
+        ctx->error = wxauth::Error::store_unavailable;
+        return NGX_DONE;
+    }
+
+    ctx->state = NGX_HTTP_WXAUTH_WAITING;
+
+    return NGX_AGAIN;
+}
+
+
+static void
+ngx_http_wxauth_count_check(ngx_http_wxauth_ctx_t *ctx)
+{
+    wxauth::Metric  m;
+
+    if (ctx->state == NGX_HTTP_WXAUTH_PASSED) {
+        m = wxauth::Metric::check_ok;
+
+    } else {
+        switch (ctx->error) {
+        case wxauth::Error::missing_session:
+            m = wxauth::Metric::check_missing_session;
+            break;
+        case wxauth::Error::invalid_session:
+            m = wxauth::Metric::check_invalid_session;
+            break;
+        case wxauth::Error::session_expired:
+            m = wxauth::Metric::check_session_expired;
+            break;
+        case wxauth::Error::store_unavailable:
+            m = wxauth::Metric::check_store_unavailable;
+            break;
+        case wxauth::Error::app_not_allowed:
+            m = wxauth::Metric::check_app_not_allowed;
+            break;
+        default:
+            m = wxauth::Metric::check_internal_error;
+            break;
+        }
+    }
+
+    ngx_http_wxauth_metric_inc(m);
 }
 
 
@@ -134,10 +324,23 @@ ngx_http_wxauth_reject(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx)
 }
 
 
+/* Redis answered: go on with the phases where the access handler left them */
+static void
+ngx_http_wxauth_access_resume(ngx_http_request_t *r)
+{
+    ngx_connection_t  *c = r->connection;
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
 ngx_int_t
 ngx_http_wxauth_access_handler(ngx_http_request_t *r)
 {
-    ngx_str_t                    token;
+    ngx_int_t                    rc;
     ngx_http_wxauth_ctx_t       *ctx;
     ngx_http_wxauth_loc_conf_t  *wlcf;
 
@@ -150,69 +353,35 @@ ngx_http_wxauth_access_handler(ngx_http_request_t *r)
 
     ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
 
-    if (ctx) {
-        switch (ctx->state) {
-        case NGX_HTTP_WXAUTH_WAITING:
-            return NGX_AGAIN;
-        case NGX_HTTP_WXAUTH_PASSED:
-            return NGX_OK;
-        case NGX_HTTP_WXAUTH_FAILED:
-            return ngx_http_wxauth_reject(r, ctx);
-        default:
-            break;
-        }
-    }
-
-    if (ngx_http_wxauth_read_token(r, wlcf, &token) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    ctx = ngx_http_wxauth_get_ctx(r);
     if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    if (token.len == 0) {
-        ctx->state = NGX_HTTP_WXAUTH_FAILED;
-        ctx->error = wxauth::Error::missing_session;
-        return ngx_http_wxauth_reject(r, ctx);
-    }
-
-    try {
-        std::string_view tv(reinterpret_cast<const char *>(token.data), token.len);
-
-        if (!wxauth::token_well_formed(tv)) {
-            ctx->state = NGX_HTTP_WXAUTH_FAILED;
-            ctx->error = wxauth::Error::invalid_session;
-            return ngx_http_wxauth_reject(r, ctx);
+        ctx = ngx_http_wxauth_get_ctx(r);
+        if (ctx == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        std::vector<ngx_http_wxauth_redis_cmd_t> cmds{
-            { "GET", wxauth::session_storage_key(
-                         std::string_view(reinterpret_cast<const char *>(wlcf->redis_prefix.data),
-                                          wlcf->redis_prefix.len), tv) }
-        };
+        rc = ngx_http_wxauth_session_load(r, ctx, ngx_http_wxauth_access_resume);
 
-        ctx->pending = ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds,
-                                                  ngx_http_wxauth_session_looked_up, r);
+        if (rc == NGX_AGAIN) {
+            /* notice a client that gives up while Redis answers */
+            r->read_event_handler = ngx_http_test_reading;
+            r->write_event_handler = ngx_http_request_empty_handler;
+            return NGX_AGAIN;
+        }
 
-    } catch (...) {
-        ctx->state = NGX_HTTP_WXAUTH_FAILED;
-        ctx->error = wxauth::Error::internal_error;
-        return ngx_http_wxauth_reject(r, ctx);
+        ngx_http_wxauth_count_check(ctx);
+
+    } else if (ctx->state == NGX_HTTP_WXAUTH_WAITING) {
+        return NGX_AGAIN;
+
+    } else if (!ctx->counted) {
+        ngx_http_wxauth_count_check(ctx);
     }
 
-    if (ctx->pending == NULL) {
-        ctx->state = NGX_HTTP_WXAUTH_FAILED;
-        ctx->error = wxauth::Error::store_unavailable;
-        return ngx_http_wxauth_reject(r, ctx);
+    ctx->counted = 1;
+
+    if (ctx->state == NGX_HTTP_WXAUTH_PASSED) {
+        return NGX_OK;
     }
 
-    ctx->state = NGX_HTTP_WXAUTH_WAITING;
-
-    /* notice a client that gives up while Redis answers */
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    return NGX_AGAIN;
+    return ngx_http_wxauth_reject(r, ctx);
 }

@@ -73,6 +73,38 @@ ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst, const char *data, siz
 }
 
 
+/* The request body, read into memory by nginx already; NGX_DECLINED when larger than `max` or
+ * buffered to a file (reading that would block). */
+ngx_int_t
+ngx_http_wxauth_request_body(ngx_http_request_t *r, size_t max, std::string &body)
+{
+    size_t        len;
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
+
+    body.clear();
+
+    if (r->request_body == NULL || r->request_body->temp_file) {
+        return NGX_DECLINED;
+    }
+
+    len = 0;
+
+    for (cl = r->request_body->bufs; cl; cl = cl->next) {
+        b = cl->buf;
+
+        if (b->in_file || len + (b->last - b->pos) > max) {
+            return NGX_DECLINED;
+        }
+
+        body.append(reinterpret_cast<const char *>(b->pos), b->last - b->pos);
+        len += b->last - b->pos;
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_wxauth_add_header(ngx_http_request_t *r, const char *key, const char *value)
 {
@@ -96,27 +128,39 @@ ngx_http_wxauth_add_header(ngx_http_request_t *r, const char *key, const char *v
 }
 
 
+/*
+ * The whole answer of a handler: status, Content-Type, Cache-Control: no-store, an Allow header
+ * when allow is not NULL, and the body (none for HEAD).
+ */
 ngx_int_t
-ngx_http_wxauth_send_json(ngx_http_request_t *r, ngx_uint_t status, const char *data,
-    size_t len)
+ngx_http_wxauth_send_response(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, const char *allow, const char *data, size_t len)
 {
+    size_t        type_len;
     ngx_buf_t    *b;
     ngx_int_t     rc;
     ngx_chain_t   out;
 
     r->headers_out.status = status;
     r->headers_out.content_length_n = len;
-    ngx_str_set(&r->headers_out.content_type, "application/json");
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type.data = (u_char *) content_type;
+    r->headers_out.content_type.len = ngx_strlen(content_type);
     r->headers_out.content_type_lowcase = NULL;
+
+    /* the media type alone: with parameters, nginx's charset filter adds none */
+    for (type_len = 0; type_len < r->headers_out.content_type.len; type_len++) {
+        if (content_type[type_len] == ';' || content_type[type_len] == ' ') {
+            break;
+        }
+    }
+
+    r->headers_out.content_type_len = type_len;
 
     if (ngx_http_wxauth_add_header(r, "Cache-Control", "no-store") != NGX_OK) {
         return NGX_ERROR;
     }
 
-    if (status == NGX_HTTP_NOT_ALLOWED
-        && ngx_http_wxauth_add_header(r, "Allow", "POST") != NGX_OK)
-    {
+    if (allow && ngx_http_wxauth_add_header(r, "Allow", allow) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -144,6 +188,16 @@ ngx_http_wxauth_send_json(ngx_http_request_t *r, ngx_uint_t status, const char *
     }
 
     return ngx_http_output_filter(r, &out);
+}
+
+
+ngx_int_t
+ngx_http_wxauth_send_json(ngx_http_request_t *r, ngx_uint_t status, const char *data,
+    size_t len)
+{
+    return ngx_http_wxauth_send_response(r, status, "application/json",
+                                         status == NGX_HTTP_NOT_ALLOWED ? "POST" : NULL,
+                                         data, len);
 }
 
 
