@@ -101,7 +101,8 @@ LoginParse parse_login_code(std::string_view content_type, std::string_view body
     if (media_type_is(content_type, "application/json")) {
         json = true;
     } else if (media_type_is(content_type, "application/x-www-form-urlencoded")) {
-        json = false;
+        // `curl -d '{"code":..}'` labels JSON as a form: a form never starts with '{'
+        json = looks_like_json(body);
     } else {
         json = looks_like_json(body);
     }

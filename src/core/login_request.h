@@ -18,7 +18,8 @@ enum class LoginParse {
 
 // content_type: the request's Content-Type value (may be empty).
 //   application/json (any parameters)            -> JSON object {"code":"..."}
-//   application/x-www-form-urlencoded            -> form, field `code`
+//   application/x-www-form-urlencoded            -> form, field `code` (JSON if the first
+//                                                    non-space byte is '{', as curl -d sends)
 //   empty or anything else                        -> JSON if the first non-space byte is '{',
 //                                                    form otherwise
 LoginParse parse_login_code(std::string_view content_type, std::string_view body,
