@@ -430,12 +430,8 @@ ngx_http_wxauth_login_handler(ngx_http_request_t *r)
     ngx_http_wxauth_ctx_t  *ctx;
 
     if (!(r->method & NGX_HTTP_POST)) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            r->keepalive = 0;
-        }
-
         ngx_http_wxauth_count_login(wxauth::Error::method_not_allowed);
-        return ngx_http_wxauth_send_error(r, wxauth::Error::method_not_allowed, 0, 0);
+        return ngx_http_wxauth_send_not_allowed(r, "POST");
     }
 
     if (r->headers_in.content_length_n > NGX_HTTP_WXAUTH_MAX_LOGIN_BODY) {

@@ -189,19 +189,15 @@ ngx_http_wxauth_metrics_handler(ngx_http_request_t *r)
     ngx_atomic_t  *counters;
     uint64_t       values[wxauth::metric_slots];
 
+    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
+        return ngx_http_wxauth_send_not_allowed(r, "GET, HEAD");
+    }
+
     if (ngx_http_discard_request_body(r) != NGX_OK) {
         r->keepalive = 0;
     }
 
     try {
-        if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
-            /* the module's JSON error, with the methods this location accepts */
-            std::string body = wxauth::error_json(wxauth::Error::method_not_allowed);
-
-            return ngx_http_wxauth_send_response(r, NGX_HTTP_NOT_ALLOWED, "application/json",
-                                                 "GET, HEAD", body.data(), body.size());
-        }
-
         counters = ngx_http_wxauth_metrics_slots();
         if (counters == NULL) {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,

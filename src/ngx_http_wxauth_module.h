@@ -124,6 +124,7 @@ ngx_int_t ngx_http_wxauth_send_response(ngx_http_request_t *r, ngx_uint_t status
     const char *content_type, const char *allow, const char *data, size_t len);
 ngx_int_t ngx_http_wxauth_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *data, size_t len);
+ngx_int_t ngx_http_wxauth_send_not_allowed(ngx_http_request_t *r, const char *allow);
 ngx_int_t ngx_http_wxauth_send_error(ngx_http_request_t *r, wxauth::Error err,
     ngx_int_t wx_errcode, ngx_flag_t has_wx_errcode);
 ngx_int_t ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst,

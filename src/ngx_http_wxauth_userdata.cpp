@@ -329,20 +329,16 @@ ngx_http_wxauth_userdata_body(ngx_http_request_t *r)
 
 
 static ngx_int_t
-ngx_http_wxauth_start(ngx_http_request_t *r, ngx_uint_t methods,
+ngx_http_wxauth_start(ngx_http_request_t *r, ngx_uint_t methods, const char *allow,
     ngx_http_client_body_handler_pt body_handler)
 {
     ngx_int_t               rc;
     ngx_http_wxauth_ctx_t  *ctx;
 
     if (!(r->method & methods)) {
-        if (ngx_http_discard_request_body(r) != NGX_OK) {
-            r->keepalive = 0;
-        }
-
         ngx_http_wxauth_count_userdata(static_cast<ngx_http_wxauth_loc_conf_t *>(
             ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module)), false);
-        return ngx_http_wxauth_send_error(r, wxauth::Error::method_not_allowed, 0, 0);
+        return ngx_http_wxauth_send_not_allowed(r, allow);
     }
 
     ctx = ngx_http_wxauth_get_ctx(r);
@@ -365,19 +361,20 @@ ngx_http_wxauth_start(ngx_http_request_t *r, ngx_uint_t methods,
 ngx_int_t
 ngx_http_wxauth_logout_handler(ngx_http_request_t *r)
 {
-    return ngx_http_wxauth_start(r, NGX_HTTP_POST|NGX_HTTP_DELETE, ngx_http_wxauth_logout_body);
+    return ngx_http_wxauth_start(r, NGX_HTTP_POST|NGX_HTTP_DELETE, "POST, DELETE",
+                                 ngx_http_wxauth_logout_body);
 }
 
 
 ngx_int_t
 ngx_http_wxauth_signature_handler(ngx_http_request_t *r)
 {
-    return ngx_http_wxauth_start(r, NGX_HTTP_POST, ngx_http_wxauth_userdata_body);
+    return ngx_http_wxauth_start(r, NGX_HTTP_POST, "POST", ngx_http_wxauth_userdata_body);
 }
 
 
 ngx_int_t
 ngx_http_wxauth_decrypt_handler(ngx_http_request_t *r)
 {
-    return ngx_http_wxauth_start(r, NGX_HTTP_POST, ngx_http_wxauth_userdata_body);
+    return ngx_http_wxauth_start(r, NGX_HTTP_POST, "POST", ngx_http_wxauth_userdata_body);
 }

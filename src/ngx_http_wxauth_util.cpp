@@ -195,9 +195,7 @@ ngx_int_t
 ngx_http_wxauth_send_json(ngx_http_request_t *r, ngx_uint_t status, const char *data,
     size_t len)
 {
-    return ngx_http_wxauth_send_response(r, status, "application/json",
-                                         status == NGX_HTTP_NOT_ALLOWED ? "POST" : NULL,
-                                         data, len);
+    return ngx_http_wxauth_send_response(r, status, "application/json", NULL, data, len);
 }
 
 
@@ -210,6 +208,26 @@ ngx_http_wxauth_send_error(ngx_http_request_t *r, wxauth::Error err, ngx_int_t w
                                           : wxauth::error_json(err);
 
         return ngx_http_wxauth_send_json(r, wxauth::http_status(err), body.data(), body.size());
+
+    } catch (...) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+}
+
+
+/* 405 with the module's JSON error and the methods the location accepts */
+ngx_int_t
+ngx_http_wxauth_send_not_allowed(ngx_http_request_t *r, const char *allow)
+{
+    if (ngx_http_discard_request_body(r) != NGX_OK) {
+        r->keepalive = 0;
+    }
+
+    try {
+        std::string body = wxauth::error_json(wxauth::Error::method_not_allowed);
+
+        return ngx_http_wxauth_send_response(r, NGX_HTTP_NOT_ALLOWED, "application/json", allow,
+                                             body.data(), body.size());
 
     } catch (...) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
