@@ -7,7 +7,7 @@
 # 2. every deliberately failing suite t-runner/xfail/*.tfail must make prove
 #    fail, with exactly the "not ok"/"ok"/bail-out counts its header states
 #    ("# expect-not-ok: N", "# expect-ok: N", "# expect-bail-out: 1")
-# 3. a test process killed (SIGTERM, SIGINT, SIGHUP) in the middle of a block
+# 3. a test process killed (SIGTERM, SIGINT, SIGHUP, SIGPIPE) in the middle of a block
 #    must not leave its nginx behind
 # After every step no nginx may be running on the self-test server root.
 # --valgrind additionally runs t-runner/001-basic.t with
@@ -116,7 +116,7 @@ done
 
 echo
 echo "== 3. killing a test process in the middle of a block"
-for sig in TERM INT HUP; do
+for sig in TERM INT HUP PIPE; do
     rm -f "$servroot/logs/nginx.pid"
     # reset SIGINT to its default: background jobs of sh start with it ignored
     perl -e '$SIG{INT} = "DEFAULT"; exec @ARGV or die' \

@@ -330,6 +330,9 @@ sub send_request ($$$$) {
     my $all = join '', map { defined $_->{value} ? $_->{value} : '' } @queue;
     my $head_req = $all =~ /^\s*HEAD\s+/ ? 1 : 0;
 
+    # a server closing early must show up as a write error, not kill us
+    local $SIG{PIPE} = 'IGNORE';
+
     my $sock = _connect($block, $timeout) or return (undef, $head_req);
     $sock->blocking(0);
 

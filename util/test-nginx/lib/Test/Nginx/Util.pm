@@ -894,7 +894,7 @@ sub start_nginx ($) {
         return 0;
     }
 
-    my $waited = 0;
+    my $started = time;
     my $try = 0;
     while (1) {
         my ($status, $stderr) = _run_nginx_once($cmd);
@@ -916,12 +916,11 @@ sub start_nginx ($) {
         $try++;
         my $delay = 0.1 * $try;
         $delay = 1 if $delay > 1;
-        if (!$retriable || $waited >= 30) {
+        if (!$retriable || time - $started >= 30) {
             bail_out("$name - Cannot start nginx using command \"$cmd\" "
                      . "(status code $status).");
         }
         sleep $delay;
-        $waited += $delay;
     }
 
     sleep $TestNginxSleep;
@@ -975,10 +974,10 @@ sub _skip_and_todo {
             my $how = $6;
             my ($opb, @vb) = ($7, $8, $9, $10);
             $skip_reason = $11;
-            my ($a, $b) = ($cmp->($opa, @va), $cmp->($opb, @vb));
+            my ($ok_a, $ok_b) = ($cmp->($opa, @va), $cmp->($opb, @vb));
             $should_skip = 1
                 if !defined $NginxVersion
-                   || ($how eq 'or' ? ($a || $b) : ($a && $b));
+                   || ($how eq 'or' ? ($ok_a || $ok_b) : ($ok_a && $ok_b));
         } else {
             bail_out("$name - Invalid --- skip_nginx2 spec: $spec2");
         }
@@ -1214,7 +1213,7 @@ sub _final_cleanup {
     }
 }
 
-for my $sig (qw(INT TERM HUP QUIT)) {
+for my $sig (qw(INT TERM HUP QUIT PIPE)) {
     next if defined $SIG{$sig} && $SIG{$sig} ne 'DEFAULT';
     $SIG{$sig} = sub {
         $SIG{$sig} = 'IGNORE';
