@@ -331,7 +331,9 @@ sub send_request ($$$$) {
     my $head_req = $all =~ /^\s*HEAD\s+/ ? 1 : 0;
 
     # a server closing early must show up as a write error, not kill us
-    local $SIG{PIPE} = 'IGNORE';
+    # with SIGPIPE
+    my $nosignal = eval { Socket::MSG_NOSIGNAL() } || 0;
+    local $SIG{PIPE} = $nosignal ? $SIG{PIPE} : 'IGNORE';
 
     my $sock = _connect($block, $timeout) or return (undef, $head_req);
     $sock->blocking(0);
@@ -391,7 +393,9 @@ sub send_request ($$$$) {
         if ($writing && $w && @$w) {
             while (1) {
                 if ($off < length $buf) {
-                    my $n = syswrite $sock, $buf, length($buf) - $off, $off;
+                    my $n = $nosignal
+                        ? send($sock, substr($buf, $off), $nosignal)
+                        : syswrite($sock, $buf, length($buf) - $off, $off);
                     if (!defined $n) {
                         last if $! == EAGAIN || $! == EWOULDBLOCK;
                         next if $! == EINTR;
