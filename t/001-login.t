@@ -71,23 +71,7 @@ _EOC_
 # Every block gets the configuration above unless it has its own, and checks
 # that nginx logged nothing alarming and never the AppSecret.
 add_block_preprocessor(sub {
-    my $block = shift;
-
-    $block->set_value('http_config', $HttpConfig) unless defined $block->http_config;
-    $block->set_value('config', $Config) unless defined $block->config;
-
-    my @always = ('[alert]', '[crit]', '[emerg]', $Secret);
-    my $pats = $block->no_error_log;
-    if (!defined $pats) {
-        $block->set_value('no_error_log', join("\n", @always) . "\n");
-    } elsif (ref $pats eq 'ARRAY') {
-        $block->set_value('no_error_log', [@$pats, @always]);
-    } elsif (ref $pats) {
-        $block->set_value('no_error_log', [$pats, @always]);
-    } else {
-        chomp $pats;
-        $block->set_value('no_error_log', join("\n", $pats, @always) . "\n");
-    }
+    WxAuthTest::block_defaults(shift, http_config => $HttpConfig, config => $Config);
 });
 
 # The code a block's login request sends (JSON or form body).
@@ -141,7 +125,7 @@ add_response_body_check(sub {
         server_port_for_client(), 'GET /api/me', { 'X-WX-Session' => $token });
     is($status, 200, "$name - the new session opens /api/");
     is($echo, "upstream GET /api/me openid=[$want->{openid}] unionid=["
-              . ($want->{unionid} // '') . "] appid=[$WxAuthTest::AppId]\n",
+              . ($want->{unionid} // '') . "] appid=[$WxAuthTest::AppId] session=[$token]\n",
        "$name - the upstream gets the identity of the new session");
 });
 

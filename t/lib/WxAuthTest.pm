@@ -53,7 +53,7 @@ my @Keep;   # sockets that must live as long as the test process
 # - the upstream: echoes what reached it, the identity headers in brackets.
 our $Servers = <<"_EOC_";
     # ---- WeChat stand-in (plays https://api.weixin.qq.com) ----
-    map_hash_bucket_size 256;
+    map_hash_bucket_size 256;   # must come before any map of the http {} block
 
     map "\$request_method|\$http_cookie|\$http_content_type|\$http_content_length|\$http_x_wx_session|\$arg_appid|\$arg_secret|\$arg_grant_type" \$wx_caller_ok {
         default 0;
@@ -118,10 +118,39 @@ our $Servers = <<"_EOC_";
         default_type text/plain;
 
         location / {
-            return 200 "upstream \$request_method \$request_uri openid=[\$http_x_wx_openid] unionid=[\$http_x_wx_unionid] appid=[\$http_x_wx_appid]\\n";
+            return 200 "upstream \$request_method \$request_uri openid=[\$http_x_wx_openid] unionid=[\$http_x_wx_unionid] appid=[\$http_x_wx_appid] session=[\$http_x_wx_session]\\n";
         }
     }
 _EOC_
+
+# For add_block_preprocessor: gives a block the suite's http_config and config
+# unless it has its own, and adds patterns every block checks are absent from
+# the error log (the AppSecret, [alert], [crit], [emerg]) to its no_error_log.
+#   add_block_preprocessor(sub { WxAuthTest::block_defaults(shift,
+#       http_config => $HttpConfig, config => $Config) });
+sub block_defaults {
+    my ($block, %o) = @_;
+
+    for my $section (qw(http_config config main_config)) {
+        next unless defined $o{$section};
+        $block->set_value($section, $o{$section}) unless defined $block->$section;
+    }
+
+    return if defined $block->must_die;
+
+    my @always = ('[alert]', '[crit]', '[emerg]', $Secret, @{ $o{no_error_log} || [] });
+    my $pats = $block->no_error_log;
+    if (!defined $pats) {
+        $block->set_value('no_error_log', join("\n", @always) . "\n");
+    } elsif (ref $pats eq 'ARRAY') {
+        $block->set_value('no_error_log', [@$pats, @always]);
+    } elsif (ref $pats) {
+        $block->set_value('no_error_log', [$pats, @always]);
+    } else {
+        chomp $pats;
+        $block->set_value('no_error_log', join("\n", $pats, @always) . "\n");
+    }
+}
 
 # Exports the ports the servers above listen on (unless already set).
 sub setup_ports {
