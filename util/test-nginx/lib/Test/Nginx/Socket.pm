@@ -346,6 +346,7 @@ sub send_request ($$$$) {
     my $sel  = IO::Select->new($sock);
 
     while (1) {
+        $! = 0;
         my ($r, $w, $e) = IO::Select->select($sel, $writing ? $sel : undef,
                                              $sel, $timeout);
         if (!$r && !$w && !$e) {
