@@ -128,12 +128,20 @@ _EOC_
 # the error log (the AppSecret, [alert], [crit], [emerg]) to its no_error_log.
 #   add_block_preprocessor(sub { WxAuthTest::block_defaults(shift,
 #       http_config => $HttpConfig, config => $Config) });
+# Options: http_config, config, main_config (defaults), http_config_append
+# (added to every block's http_config), no_error_log (more patterns).
 sub block_defaults {
     my ($block, %o) = @_;
 
     for my $section (qw(http_config config main_config)) {
         next unless defined $o{$section};
         $block->set_value($section, $o{$section}) unless defined $block->$section;
+    }
+
+    # text every block's http {} gets, after its own (or the default) http_config
+    if (defined $o{http_config_append}) {
+        my $h = $block->http_config;
+        $block->set_value('http_config', (defined $h ? $h : '') . "\n" . $o{http_config_append});
     }
 
     return if defined $block->must_die;
