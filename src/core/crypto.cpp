@@ -6,6 +6,8 @@
 #include <new>
 
 #include <cjson/cJSON.h>
+
+#include "json.h"
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -27,25 +29,6 @@ std::string digest(const EVP_MD *md, std::string_view data)
         throw std::bad_alloc();  // only fails when OpenSSL cannot allocate
     }
     return std::string(reinterpret_cast<const char *>(out), len);
-}
-
-struct JsonDeleter {
-    void operator()(cJSON *j) const noexcept { cJSON_Delete(j); }
-};
-using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
-
-// The whole text as one JSON object (no trailing garbage, no NUL bytes), or null.
-JsonPtr parse_json_object(std::string_view text)
-{
-    if (text.find('\0') != std::string_view::npos) {
-        return nullptr;
-    }
-    std::string buf(text);
-    JsonPtr root(cJSON_ParseWithLengthOpts(buf.c_str(), buf.size() + 1, nullptr, 1));
-    if (!cJSON_IsObject(root.get())) {
-        return nullptr;
-    }
-    return root;
 }
 
 struct CipherCtxDeleter {

@@ -4,16 +4,13 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
+
 #include "encoding.h"
 
 namespace wxauth {
 
 namespace {
-
-struct JsonDeleter {
-    void operator()(cJSON *j) const noexcept { cJSON_Delete(j); }
-};
-using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
 
 bool is_space(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
@@ -123,12 +120,8 @@ bool json_string_field(std::string_view body, std::string_view name, std::string
                        bool &found)
 {
     found = false;
-    if (body.find('\0') != std::string_view::npos) {
-        return false;
-    }
-    std::string buf(body);
-    JsonPtr root(cJSON_ParseWithLengthOpts(buf.c_str(), buf.size() + 1, nullptr, 1));
-    if (!cJSON_IsObject(root.get())) {
+    JsonPtr root = parse_json_object(body);
+    if (!root) {
         return false;
     }
     std::string key(name);

@@ -6,28 +6,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
+
 namespace wxauth {
 
 namespace {
-
-struct JsonDeleter {
-    void operator()(cJSON *j) const noexcept { cJSON_Delete(j); }
-};
-using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
-
-// The whole text as one JSON object (no trailing garbage, no NUL bytes), or null.
-JsonPtr parse_json_object(std::string_view text)
-{
-    if (text.find('\0') != std::string_view::npos) {
-        return nullptr;
-    }
-    std::string buf(text);
-    JsonPtr root(cJSON_ParseWithLengthOpts(buf.c_str(), buf.size() + 1, nullptr, 1));
-    if (!cJSON_IsObject(root.get())) {
-        return nullptr;
-    }
-    return root;
-}
 
 void add_string(cJSON *obj, const char *name, const std::string &value)
 {

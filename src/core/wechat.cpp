@@ -5,6 +5,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "json.h"
+
 #include "encoding.h"
 
 namespace wxauth {
@@ -12,21 +14,6 @@ namespace wxauth {
 namespace {
 
 constexpr std::size_t max_id_length = 128;
-
-struct JsonDeleter {
-    void operator()(cJSON *j) const noexcept { cJSON_Delete(j); }
-};
-using JsonPtr = std::unique_ptr<cJSON, JsonDeleter>;
-
-// The whole text as one JSON value (no trailing garbage, no NUL bytes), or null.
-JsonPtr parse_json(std::string_view text)
-{
-    if (text.find('\0') != std::string_view::npos) {
-        return nullptr;
-    }
-    std::string buf(text);
-    return JsonPtr(cJSON_ParseWithLengthOpts(buf.c_str(), buf.size() + 1, nullptr, 1));
-}
 
 // errcode as a JSON integer or a string of decimal digits (optionally negative).
 bool read_errcode(const cJSON *item, long &out) noexcept
