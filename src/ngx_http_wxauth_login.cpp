@@ -426,9 +426,6 @@ ngx_http_wxauth_login_body(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_wxauth_login_handler(ngx_http_request_t *r)
 {
-    ngx_int_t               rc;
-    ngx_http_wxauth_ctx_t  *ctx;
-
     if (!(r->method & NGX_HTTP_POST)) {
         ngx_http_wxauth_count_login(wxauth::Error::method_not_allowed);
         return ngx_http_wxauth_send_not_allowed(r, "POST");
@@ -443,18 +440,5 @@ ngx_http_wxauth_login_handler(ngx_http_request_t *r)
         return ngx_http_wxauth_send_error(r, wxauth::Error::invalid_request, 0, 0);
     }
 
-    ctx = ngx_http_wxauth_get_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r, ngx_http_wxauth_login_body);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return ngx_http_wxauth_read_body(r, ngx_http_wxauth_login_body);
 }

@@ -130,6 +130,8 @@ ngx_int_t ngx_http_wxauth_send_error(ngx_http_request_t *r, wxauth::Error err,
 ngx_int_t ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst,
     const char *data, size_t len);
 ngx_uint_t ngx_http_wxauth_error_log_level(wxauth::Error err);
+ngx_int_t ngx_http_wxauth_read_body(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt body_handler);
 ngx_int_t ngx_http_wxauth_request_body(ngx_http_request_t *r, size_t max, std::string &body);
 void ngx_http_wxauth_hide_secret_in_log(ngx_http_request_t *r);
 void ngx_http_wxauth_restore_log(ngx_http_request_t *r);

@@ -332,29 +332,13 @@ static ngx_int_t
 ngx_http_wxauth_start(ngx_http_request_t *r, ngx_uint_t methods, const char *allow,
     ngx_http_client_body_handler_pt body_handler)
 {
-    ngx_int_t               rc;
-    ngx_http_wxauth_ctx_t  *ctx;
-
     if (!(r->method & methods)) {
         ngx_http_wxauth_count_userdata(static_cast<ngx_http_wxauth_loc_conf_t *>(
             ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module)), false);
         return ngx_http_wxauth_send_not_allowed(r, allow);
     }
 
-    ctx = ngx_http_wxauth_get_ctx(r);
-    if (ctx == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    r->request_body_in_single_buf = 1;
-
-    rc = ngx_http_read_client_request_body(r, body_handler);
-
-    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
-        return rc;
-    }
-
-    return NGX_DONE;
+    return ngx_http_wxauth_read_body(r, body_handler);
 }
 
 

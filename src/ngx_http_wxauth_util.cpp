@@ -73,6 +73,31 @@ ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst, const char *data, siz
 }
 
 
+/*
+ * Starts a handler that needs the (small) request body: creates the context and reads the body;
+ * `body_handler` runs once it is in memory and finishes the request with one finalize call.
+ */
+ngx_int_t
+ngx_http_wxauth_read_body(ngx_http_request_t *r, ngx_http_client_body_handler_pt body_handler)
+{
+    ngx_int_t  rc;
+
+    if (ngx_http_wxauth_get_ctx(r) == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    r->request_body_in_single_buf = 1;
+
+    rc = ngx_http_read_client_request_body(r, body_handler);
+
+    if (rc >= NGX_HTTP_SPECIAL_RESPONSE) {
+        return rc;
+    }
+
+    return NGX_DONE;
+}
+
+
 /* The request body, read into memory by nginx already; NGX_DECLINED when larger than `max` or
  * buffered to a file (reading that would block). */
 ngx_int_t
