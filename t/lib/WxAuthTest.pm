@@ -29,6 +29,11 @@ our $SessionKey = 'HyVFkGl5F5OQWJZZaNzBBg==';
 our $AppId  = 'wx51a4cc1e0a5e0001';
 our $Secret = 'k9QeR7xLmA3sT0vWb5yZ2cF8hJ1nPd4u';
 
+# A second mini-program of the same company (suites about several apps), with
+# its own AppSecret; the stand-in accepts it as well.
+our $AppId2  = 'wx51a4cc1e0a5e0002';
+our $Secret2 = 'Zr4Tq8Wm2Xv6Bn0Kc3Lp7Hs1Dg5Jf9Ya';
+
 # What the WeChat stand-in answers for each js_code (nginx's $arg_js_code, that
 # is the code as it travels in the query string, still percent-encoded).
 # Successful logins also appear in %Identity, by the code the client sent.
@@ -58,6 +63,7 @@ our $Servers = <<"_EOC_";
     map "\$request_method|\$http_cookie|\$http_content_type|\$http_content_length|\$http_x_wx_session|\$arg_appid|\$arg_secret|\$arg_grant_type" \$wx_caller_ok {
         default 0;
         "GET|||||$AppId|$Secret|authorization_code" 1;
+        "GET|||||$AppId2|$Secret2|authorization_code" 1;
         "GET|||||$AppId|Pa55%2Bw%2Frd%26x%3Dy%20z|authorization_code" 1;
         "GET|||||$AppId|fileSecret7Gq2Lm9Xc4Vb8Nz1Kd6Rt|authorization_code" 1;
     }
@@ -273,7 +279,10 @@ sub redis {
 
 # Stores a session record the way the module does (JSON, with a TTL).
 #   seed_session(prefix => 'p:', token => T, openid => O, unionid => U?,
-#                appid => A, ttl => seconds, db => N?, raw => STRING?)
+#                appid => A, ttl => seconds, db => N?, raw => STRING?,
+#                fields => { ttl => N, rn => 1, mx => T, ... }?)
+# `ttl` is the Redis expiry; `fields` are added to (or replace) record fields,
+# e.g. the record's own "ttl", "rn" (renewal) and "mx" (absolute end of life).
 sub seed_session {
     my %o = @_;
     my $value = $o{raw};
@@ -281,12 +290,27 @@ sub seed_session {
         my %rec = (v => 1, openid => $o{openid}, session_key => $o{session_key} || $SessionKey,
                    appid => $o{appid}, iat => time);
         $rec{unionid} = $o{unionid} if defined $o{unionid};
+        %rec = (%rec, %{ $o{fields} }) if $o{fields};
         $value = JSON::PP->new->canonical->encode(\%rec);
     }
     my $key = session_key($o{prefix}, $o{token});
     my $r = redis({ db => $o{db} }, 'SET', $key, $value, 'EX', $o{ttl} || 3600);
     die "WxAuthTest: seeding $key failed\n" unless defined $r && !ref $r && $r eq 'OK';
     return $key;
+}
+
+# The Redis key of the newest session_key of one user of one app:
+# <prefix>k:<appid>:<openid>.
+sub latest_key {
+    my ($prefix, $appid, $openid) = @_;
+    return "${prefix}k:$appid:$openid";
+}
+
+# The Redis key of the set of session keys of one user of one app (single
+# session policy): <prefix>u:<appid>:<openid>.
+sub user_sessions_key {
+    my ($prefix, $appid, $openid) = @_;
+    return "${prefix}u:$appid:$openid";
 }
 
 # The stored record of a token: (decoded JSON or undef, TTL in seconds, raw value).
