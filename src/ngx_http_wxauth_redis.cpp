@@ -236,9 +236,13 @@ ngx_http_wxauth_redis_write_handler(ngx_event_t *wev)
         return;
     }
 
-    if (!(ngx_event_flags & NGX_USE_CLEAR_EVENT) && sdslen(conn->ac->c.obuf) == 0
-        && wev->active)
-    {
+    if (sdslen(conn->ac->c.obuf) > 0) {
+        /* the socket is full: wait for the next writable event, never spin on posts */
+        wev->ready = 0;
+        return;
+    }
+
+    if (!(ngx_event_flags & NGX_USE_CLEAR_EVENT) && wev->active) {
         (void) ngx_del_event(wev, NGX_WRITE_EVENT, 0);
     }
 }
@@ -301,10 +305,11 @@ ngx_http_wxauth_redis_add_write(void *privdata)
     }
 
     /*
-     * An edge-triggered writable event may have been consumed already: flush in this
-     * iteration of the event loop, together with whatever else is queued by then.
+     * An edge-triggered writable event may have been consumed already: while the socket is
+     * known to be writable, flush in this iteration of the event loop, together with whatever
+     * else is queued by then. When it is full, the next writable event does it.
      */
-    if (conn->connected && !wev->posted) {
+    if (conn->connected && wev->ready && !wev->posted) {
         ngx_post_event(wev, &ngx_posted_events);
     }
 }
