@@ -10,8 +10,11 @@
 #   - redis-server on a free loopback port (the session store);
 #   - Debian's nginx (/usr/sbin/nginx) loading build/ngx_http_wxauth_module.so, listening on
 #     127.0.0.1:8080 (WXAUTH_DEMO_PORT; another free port when that one is busy), with
-#       POST /wx/login  -> wxauth_login: exchanges the code, answers {"session":...}
-#       /api/...        -> wxauth on: checks X-WX-Session, passes the identity to the upstream
+#       POST /wx/login             -> wxauth_login: exchanges the code, answers {"session":...}
+#       /api/...                   -> wxauth on: checks X-WX-Session, passes the identity on
+#       POST /wx/logout            -> wxauth_logout: ends the session
+#       POST /wx/verify-signature  -> wxauth_verify_signature: checks a rawData signature
+#       GET /metrics               -> wxauth_metrics: the module's counters
 #   - a demo upstream (an nginx server block) that echoes the identity headers it received;
 #   - a WeChat stand-in (another server block) answering jscode2session by code, unless real
 #     credentials are given: then the code2session location proxies to api.weixin.qq.com with
@@ -237,6 +240,22 @@ http {
         location = /wx/login {
             wxauth_login;
         }
+
+        # POST with X-WX-Session -> {"logged_out":true}: the session is deleted from Redis
+        location = /wx/logout {
+            wxauth_logout;
+        }
+
+        # POST {"rawData":...,"signature":...} with X-WX-Session -> {"valid":true}, checked
+        # with the caller's session_key, which never leaves the server
+        location = /wx/verify-signature {
+            wxauth_verify_signature;
+        }
+
+        # the module's counters, Prometheus text format
+        location = /metrics {
+            wxauth_metrics;
+        }
 $code2session_location
 
         # everything under /api/ needs a session; the upstream learns who is calling
@@ -367,12 +386,34 @@ EOF
 fi
 cat <<EOF
 
-# 5. What Redis holds: the key is the SHA-256 of the token, never the token itself.
-$redis_cli --scan --pattern 'wxauth:s:*'
+# 5. What Redis holds: the session's key is the SHA-256 of the token, never the token itself
+#    (wxauth:k:<appid>:<openid> keeps the user's newest session_key).
+$redis_cli --scan --pattern 'wxauth:*'
 $redis_cli GET "wxauth:s:\$(printf %s "\$TOKEN" | sha256sum | cut -d' ' -f1)"
+EOF
+if [ "$mode" = standin ]; then
+    # WeChat's documented signature example; the stand-in hands out its session_key
+    sigjson='{"rawData":"{\"nickName\":\"Band\",\"gender\":1,\"language\":\"zh_CN\",\"city\":\"Guangzhou\",\"province\":\"Guangdong\",\"country\":\"CN\",\"avatarUrl\":\"http://wx.qlogo.cn/mmopen/vi_32/1vZvI39NWFQ9XM4LtQpFrQJ1xlgZxx3w7bQxKARol6503Iuswjjn6nIGBiaycAjAtpujxyzYsrztuuICqIM5ibXQ/0\"}","signature":"75e81ceda165f4ffa64f4068af58c64b8f54b88c"}'
+    cat <<EOF
 
-# Logout is not implemented yet: a session ends after wxauth_session_ttl, or delete its key:
-$redis_cli DEL "wxauth:s:\$(printf %s "\$TOKEN" | sha256sum | cut -d' ' -f1)"
+# 6. Check a wx.getUserInfo() signature with the caller's session_key (the stand-in hands out
+#    the key of WeChat's documented example, so the example's rawData and signature match):
+EOF
+    printf '%s\n' "curl -s $base/wx/verify-signature -H \"X-WX-Session: \$TOKEN\" --json '$sigjson'"
+    cat <<EOF
+#    -> {"valid":true}   (another signature: 400 {"error":"signature_mismatch",...})
+EOF
+fi
+cat <<EOF
+
+# 7. The module's counters (Prometheus text format):
+curl -s $base/metrics | grep -E '^wxauth_(logins|session_checks)_total'
+
+# 8. Log out: the session is deleted from Redis, the token stops working at once.
+curl -s $base/wx/logout -X POST -H "X-WX-Session: \$TOKEN"
+#    -> {"logged_out":true}
+curl -s $base/api/profile -H "X-WX-Session: \$TOKEN"
+#    -> {"error":"session_expired",...}
 
 # Logs: warnings and errors appear below; everything (info level) in $scratch/logs/error.log
 EOF
