@@ -184,7 +184,24 @@ wxauth: could not connect to redis unix:/nonexistent/wxauth-test-redis.sock
 
 
 
-=== TEST 7: Redis never answers: 503 store_unavailable once wxauth_redis_timeout has passed
+=== TEST 7: Redis at an IPv6 address nobody listens on: 503 store_unavailable
+--- http_config
+    wxauth_redis [::1]:$TEST_NGINX_CLOSED_PORT;
+    wxauth_redis_timeout 300ms;
+    wxauth_redis_prefix "wxt003:";
+--- more_headers
+X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
+--- request
+GET /api/profile
+--- timeout: 2
+--- error_code: 503
+--- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
+--- error_log eval
+qr/\[error\] .*wxauth: could not connect to redis \[::1\]:\d+/
+
+
+
+=== TEST 8: Redis never answers: 503 store_unavailable once wxauth_redis_timeout has passed
 --- http_config
     wxauth_redis 127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT;
     wxauth_redis_timeout 300ms;
@@ -206,7 +223,7 @@ Cache-Control: no-store
 
 
 
-=== TEST 8: Redis never answers: request after request, 503 each time within the timeout
+=== TEST 9: Redis never answers: request after request, 503 each time within the timeout
 --- http_config
     wxauth_redis 127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT;
     wxauth_redis_timeout 300ms;
@@ -225,7 +242,7 @@ wxauth: request refused: store_unavailable
 
 
 
-=== TEST 9: Redis never answers: a login answers 503 store_unavailable
+=== TEST 10: Redis never answers: a login answers 503 store_unavailable
 --- http_config
     wxauth_redis 127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT;
     wxauth_redis_timeout 300ms;
@@ -241,7 +258,7 @@ qr/\[error\] .*wxauth: login refused: store_unavailable/
 
 
 
-=== TEST 10: Redis refuses the connection setup (AUTH): 503, the password is not logged
+=== TEST 11: Redis refuses the connection setup (AUTH): 503, the password is not logged
 --- http_config
     wxauth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT password=NotTheRedisPassword42;
     wxauth_redis_timeout 300ms;
@@ -260,7 +277,7 @@ NotTheRedisPassword42
 
 
 
-=== TEST 11: Redis refuses the database (SELECT): 503 store_unavailable
+=== TEST 12: Redis refuses the database (SELECT): 503 store_unavailable
 --- http_config
     wxauth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT db=12345;
     wxauth_redis_timeout 300ms;
@@ -277,7 +294,7 @@ qr/\[error\] .*wxauth: redis 127\.0\.0\.1:\d+ refused the connection setup/
 
 
 
-=== TEST 12: WeChat never answers: 504 wechat_timeout
+=== TEST 13: WeChat never answers: 504 wechat_timeout
 --- http_config
     wxauth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
     wxauth_redis_prefix "wxt003:";
@@ -296,7 +313,7 @@ Cache-Control: no-store
 
 
 
-=== TEST 13: WeChat refuses the connection: 502 wechat_unavailable
+=== TEST 14: WeChat refuses the connection: 502 wechat_unavailable
 --- http_config
     wxauth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
     wxauth_redis_prefix "wxt003:";
@@ -315,7 +332,7 @@ Cache-Control: no-store
 
 
 
-=== TEST 14: control: with the same configuration, a working Redis and WeChat give a session
+=== TEST 15: control: with the same configuration, a working Redis and WeChat give a session
 --- http_config
     wxauth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
     wxauth_redis_timeout 300ms;

@@ -334,3 +334,36 @@ POST /login
 [crit]
 [emerg]
 [error]
+
+
+
+=== TEST 22: the defaults: prefix "wxauth:", token from X-WX-Session
+--- http_config eval
+<<"_EOC_";
+    wxauth_redis 127.0.0.1:\$TEST_NGINX_REDIS_PORT;
+
+$WxAuthTest::Servers
+_EOC_
+--- config
+    location /api/ {
+        wxauth on;
+        proxy_set_header X-WX-OpenID $wxauth_openid;
+        proxy_set_header X-WX-UnionID $wxauth_unionid;
+        proxy_set_header X-WX-AppID $wxauth_appid;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+--- init
+WxAuthTest::seed_session(prefix => 'wxauth:', token => 'Nq2dG0fTt2uYpS8j0-default-prefix-test-00001',
+    openid => 'oAlice-6Yk2QfPZ', appid => $WxAuthTest::AppId, ttl => 60);
+--- more_headers
+X-WX-Session: Nq2dG0fTt2uYpS8j0-default-prefix-test-00001
+--- request
+GET /api/me
+--- error_code: 200
+--- response_body
+upstream GET /api/me openid=[oAlice-6Yk2QfPZ] unionid=[] appid=[wx51a4cc1e0a5e0001] session=[Nq2dG0fTt2uYpS8j0-default-prefix-test-00001]
+--- no_error_log
+[alert]
+[crit]
+[emerg]
+[error]
