@@ -99,11 +99,19 @@ ngx_http_wxauth_session_renew(ngx_http_request_t *r, ngx_http_wxauth_loc_conf_t 
     }
 
     std::string seconds = std::to_string(expiry);
+    std::string_view prefix = ngx_http_wxauth_sv(wlcf->redis_prefix);
 
+    /*
+     * The user's newest session_key, and the set of the user's sessions a single-session
+     * login keeps, must live as long as the session: the next login could not end a session
+     * that outlived the set.
+     */
     std::vector<ngx_http_wxauth_redis_cmd_t> cmds{
         { "EXPIRE", std::string(ngx_http_wxauth_sv(ctx->storage_key)), seconds },
-        { "EXPIRE", wxauth::latest_key_storage_key(ngx_http_wxauth_sv(wlcf->redis_prefix),
-                                                   rec.appid, rec.openid), seconds, "GT" }
+        { "EXPIRE", wxauth::latest_key_storage_key(prefix, rec.appid, rec.openid), seconds,
+          "GT" },
+        { "EXPIRE", wxauth::user_sessions_storage_key(prefix, rec.appid, rec.openid), seconds,
+          "GT" }
     };
 
     if (ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds, NULL, NULL) != NULL) {
