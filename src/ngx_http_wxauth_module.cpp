@@ -22,6 +22,7 @@ static char *ngx_http_wxauth_login(ngx_conf_t *cf, ngx_command_t *cmd, void *con
 static char *ngx_http_wxauth_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_code2session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_allowed_apps(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_wxauth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_wxauth_rewrite_handler(ngx_http_request_t *r);
@@ -129,7 +130,7 @@ static ngx_command_t  ngx_http_wxauth_commands[] = {
 
     { ngx_string("wxauth_allowed_apps"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
-      ngx_conf_set_str_array_slot,
+      ngx_http_wxauth_allowed_apps,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_wxauth_loc_conf_t, allowed_apps),
       NULL },
@@ -695,6 +696,40 @@ ngx_http_wxauth_code2session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_conf_set_str_slot(cf, cmd, conf);
+}
+
+
+/*
+ * wxauth_allowed_apps APPID...: every argument is an app (ngx_conf_set_str_array_slot would keep
+ * the first one only); the directive may also be repeated, the lists add up.
+ */
+static char *
+ngx_http_wxauth_allowed_apps(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+
+    ngx_str_t   *value, *app;
+    ngx_uint_t   i;
+
+    if (wlcf->allowed_apps == NGX_CONF_UNSET_PTR) {
+        wlcf->allowed_apps = ngx_array_create(cf->pool, 4, sizeof(ngx_str_t));
+        if (wlcf->allowed_apps == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        app = static_cast<ngx_str_t *>(ngx_array_push(wlcf->allowed_apps));
+        if (app == NULL) {
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        *app = value[i];
+    }
+
+    return NGX_CONF_OK;
 }
 
 
