@@ -80,6 +80,16 @@ sub login_code {
     my (undef, $body) = split /\n/, $req, 2;
     return undef unless defined $body;
     $body =~ s/^\s+|\s+$//g;
+    if ($body =~ /^[0-9a-fA-F]+\r\n/) {   # chunked
+        my $data = '';
+        while ($body =~ /\G([0-9a-fA-F]+)\r\n/gc) {
+            my $n = hex $1;
+            last if $n == 0;
+            $data .= substr($body, pos($body), $n);
+            pos($body) = pos($body) + $n + 2;
+        }
+        $body = $data;
+    }
     return JSON::PP->new->decode($1)->{code} if $body =~ /^\s*(\{.*\})\s*$/s;
     for my $pair (split /&/, $body) {
         my ($k, $v) = split /=/, $pair, 2;
@@ -103,7 +113,9 @@ add_response_body_check(sub {
         or return;
 
     my $name = $block->name;
-    my $want = $WxAuthTest::Identity{ login_code($block->request) // '' };
+    my $req = $block->request;
+    $req = $req->[$req_idx] if ref $req eq 'ARRAY';
+    my $want = $WxAuthTest::Identity{ login_code($req) // '' };
     ok($want, "$name - the login used a code the stand-in accepts") or return;
 
     ok(!$seen_tokens{$token}++, "$name - the token is new");
@@ -128,6 +140,9 @@ add_response_body_check(sub {
               . ($want->{unionid} // '') . "] appid=[$WxAuthTest::AppId] session=[$token]\n",
        "$name - the upstream gets the identity of the new session");
 });
+
+# nginx's port, for the clients the blocks' --- init start themselves
+sub port { server_port_for_client() }
 
 no_shuffle();
 run_tests();
@@ -705,3 +720,123 @@ POST /login/dirty
 {"code":"good"}
 --- error_code: 502
 --- response_body_like: ^\{"error":"wechat_unavailable","message":"[^"]+","wx_errcode":40125\}$
+
+
+
+=== TEST 50: WeChat answers chunked on kept-alive HTTP/1.1 connections: three logins in a row
+--- http_config eval
+$::HttpConfig . <<"_EOC_";
+    upstream wechat_keepalive {
+        server 127.0.0.1:\$TEST_NGINX_WECHAT_PORT;
+        keepalive 2;
+    }
+_EOC_
+--- config eval
+$::Config . <<"_EOC_";
+    location = /login/keepalive {
+        wxauth_login;
+        wxauth_appid $WxAuthTest::AppId;
+        wxauth_secret $WxAuthTest::Secret;
+        wxauth_code2session /_wx/keepalive/jscode2session;
+        wxauth_session_ttl 2h;
+    }
+
+    location = /_wx/keepalive/jscode2session {
+        internal;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_pass http://wechat_keepalive/chunked/sns/jscode2session;
+    }
+_EOC_
+--- request eval
+[("POST /login/keepalive\n{\"code\":\"good\"}") x 3]
+--- error_code eval
+[200, 200, 200]
+--- response_body_like eval
+[('^\{"session":"[A-Za-z0-9_-]{43}","expires_in":7200\}$') x 3]
+
+
+
+=== TEST 51: a WeChat answer larger than subrequest_output_buffer_size: no hang, nginx lives on
+# nginx itself fails the in-memory subrequest ("too big subrequest response")
+# and marks the client connection in error: that login gets no answer at all
+# (or a 502, should nginx ever allow one), promptly; the next login works.
+--- config eval
+$::Config . <<"_EOC_";
+    location = /login/big {
+        wxauth_login;
+        wxauth_appid $WxAuthTest::AppId;
+        wxauth_secret $WxAuthTest::Secret;
+        wxauth_code2session /_wx/big/jscode2session;
+        wxauth_session_ttl 2h;
+    }
+
+    location = /_wx/big/jscode2session {
+        internal;
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_WECHAT_PORT/big/sns/jscode2session;
+    }
+_EOC_
+--- init
+my $t0 = Time::HiRes::time();
+my ($status, undef, $body) = WxAuthTest::http_request(main::port(), 'POST /login/big',
+    { 'Content-Type' => 'application/json' }, '{"code":"good"}');
+Test::More::ok(!defined $status
+               || ($status == 502 && $body =~ /"error":"wechat_unavailable"/),
+               "a too big WeChat answer: no answer or 502 wechat_unavailable ("
+               . ($status // 'connection closed') . ")");
+Test::More::ok(Time::HiRes::time() - $t0 < 2, "a too big WeChat answer: no hang");
+--- request
+POST /login
+{"code":"good"}
+--- error_code: 200
+--- response_body_like: ^\{"session":"[A-Za-z0-9_-]{43}","expires_in":7200\}$
+--- error_log
+too big subrequest response
+
+
+
+=== TEST 52: ... and accepted once the WeChat location's subrequest_output_buffer_size allows it
+--- config eval
+$::Config . <<"_EOC_";
+    location = /login/big {
+        wxauth_login;
+        wxauth_appid $WxAuthTest::AppId;
+        wxauth_secret $WxAuthTest::Secret;
+        wxauth_code2session /_wx/big/jscode2session;
+        wxauth_session_ttl 2h;
+    }
+
+    location = /_wx/big/jscode2session {
+        internal;
+        subrequest_output_buffer_size 16k;
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_WECHAT_PORT/big/sns/jscode2session;
+    }
+_EOC_
+--- request
+POST /login/big
+{"code":"good"}
+--- error_code: 200
+--- response_body_like: ^\{"session":"[A-Za-z0-9_-]{43}","expires_in":7200\}$
+
+
+
+=== TEST 53: a chunked login body
+--- more_headers
+Content-Type: application/json
+Transfer-Encoding: chunked
+--- request eval
+"POST /login\n" . "8\r\n{\"code\":\r\n7\r\n\"good\"}\r\n0\r\n\r\n"
+--- error_code: 200
+--- response_body_like: ^\{"session":"[A-Za-z0-9_-]{43}","expires_in":7200\}$
+
+
+
+=== TEST 54: a chunked login body over 4096 bytes
+--- more_headers
+Content-Type: application/json
+Transfer-Encoding: chunked
+--- request eval
+my $body = '{"code":"good","pad":"' . ('x' x 5000) . '"}';
+"POST /login\n" . sprintf("%x\r\n%s\r\n0\r\n\r\n", length $body, $body)
+--- error_code: 400
+--- response_body_like: ^\{"error":"invalid_request","message":"[^"]+"\}$

@@ -75,6 +75,9 @@ add_block_preprocessor(sub {
                                http_config_append => $WxAuthTest::Servers);
 });
 
+# nginx's port, for the clients the blocks' --- init start themselves
+sub port { server_port_for_client() }
+
 no_shuffle();
 run_tests();
 
@@ -332,7 +335,61 @@ Cache-Control: no-store
 
 
 
-=== TEST 15: control: with the same configuration, a working Redis and WeChat give a session
+=== TEST 15: a client gives up while Redis hangs: nginx lives on, the next request is answered
+--- http_config
+    wxauth_redis 127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT;
+    wxauth_redis_timeout 300ms;
+    wxauth_redis_prefix "wxt003:";
+--- init
+WxAuthTest::abandon_request(main::port(), "GET /api/gone HTTP/1.1\nHost: localhost\n"
+    . "X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs", 0.1);
+Time::HiRes::sleep(0.6);   # the abandoned lookup times out meanwhile
+--- more_headers
+X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
+--- request
+GET /api/profile
+--- timeout: 2
+--- error_code: 503
+--- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
+
+
+
+=== TEST 16: a client gives up during a login while WeChat hangs: nginx lives on
+--- http_config
+    wxauth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
+    wxauth_redis_prefix "wxt003:";
+--- init
+WxAuthTest::abandon_request(main::port(), "POST /login/wechat-hangs HTTP/1.1\nHost: localhost\n"
+    . "Content-Type: application/json\n\n{\"code\":\"good\"}", 0.1);
+Time::HiRes::sleep(0.6);   # the abandoned exchange times out meanwhile
+--- request
+POST /login
+{"code":"good"}
+--- timeout: 2
+--- error_code: 200
+--- response_body_like: ^\{"session":"[A-Za-z0-9_-]{43}","expires_in":86400\}$
+
+
+
+=== TEST 17: a client gives up during a login while Redis hangs: nginx lives on
+--- http_config
+    wxauth_redis 127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT;
+    wxauth_redis_timeout 300ms;
+    wxauth_redis_prefix "wxt003:";
+--- init
+WxAuthTest::abandon_request(main::port(), "POST /login HTTP/1.1\nHost: localhost\n"
+    . "Content-Type: application/json\n\n{\"code\":\"good\"}", 0.1);
+Time::HiRes::sleep(0.6);   # the abandoned SET times out meanwhile
+--- request
+POST /login
+{"code":"good"}
+--- timeout: 2
+--- error_code: 503
+--- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
+
+
+
+=== TEST 18: control: with the same configuration, a working Redis and WeChat give a session
 --- http_config
     wxauth_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT;
     wxauth_redis_timeout 300ms;

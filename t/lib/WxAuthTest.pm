@@ -50,7 +50,8 @@ my @Keep;   # sockets that must live as long as the test process
 # TEST_NGINX_WECHAT_PORT and TEST_NGINX_UPSTREAM_PORT:
 #
 # - the WeChat stand-in: GET /sns/jscode2session answers canned JSON, labelled
-#   text/plain as WeChat does (/json/sns/jscode2session: application/json).
+#   text/plain as WeChat does (/json/sns/jscode2session: application/json;
+#   /chunked/sns/jscode2session: chunked when asked in HTTP/1.1).
 #   It only gives a session to a clean GET that carries the right appid,
 #   secret and grant_type, and none of the login client's headers: anything
 #   else gets errcode 40125 (which the module maps to 502). It stands for a
@@ -106,6 +107,22 @@ our $Servers = <<"_EOC_";
                 return 404 'not found';
             }
             return 200 \$wx_answer;
+        }
+
+        # the same answers, chunked to HTTP/1.1 clients (sub_filter drops the length)
+        location = /chunked/sns/jscode2session {
+            sub_filter_types *;
+            sub_filter '"session_key"' '"session_key"';
+            if (\$wx_caller_ok = 0) {
+                return 200 '{"errcode":40125,"errmsg":"invalid appsecret, rid: 6560b0c2-0"}';
+            }
+            return 200 \$wx_answer;
+        }
+
+        # an answer of about 6 KB (see setup_ports): valid, but larger than
+        # nginx's default subrequest_output_buffer_size (one memory page)
+        location = /big/sns/jscode2session {
+            alias \$TEST_NGINX_BIG_ANSWER;
         }
 
         location = /json/sns/jscode2session {
@@ -167,9 +184,19 @@ sub block_defaults {
 }
 
 # Exports the ports the servers above listen on (unless already set).
+# Also writes the stand-in's big answer (TEST_NGINX_BIG_ANSWER).
 sub setup_ports {
     $ENV{TEST_NGINX_WECHAT_PORT}   ||= free_port();
     $ENV{TEST_NGINX_UPSTREAM_PORT} ||= free_port();
+
+    if (!$ENV{TEST_NGINX_BIG_ANSWER}) {
+        my $dir = File::Temp::tempdir('wxauth-big-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+        open my $out, '>', "$dir/answer.json" or die "WxAuthTest: $dir/answer.json: $!\n";
+        print $out '{"openid":"oAlice-6Yk2QfPZ","session_key":"' . $SessionKey
+                   . '","unionid":"uAlice-Lr0Wx3Tn","pad":"' . ('x' x 6000) . '"}';
+        close $out;
+        $ENV{TEST_NGINX_BIG_ANSWER} = "$dir/answer.json";
+    }
 }
 
 #---------------------------------------------------------------------------
@@ -371,12 +398,29 @@ sub http_request {
     close $sock;
 
     my ($head, $content) = split /\r\n\r\n/, $resp, 2;
+    $head = '' unless defined $head;    # no answer: status undef
     my ($status) = $head =~ m{^HTTP/1\.[01] (\d{3})};
     my %h;
     for my $l (split /\r\n/, $head) {
         $h{lc $1} = $2 if $l =~ /^([^:]+):\s*(.*)$/;
     }
     return ($status, \%h, $content);
+}
+
+# Sends a raw request (text with \n line ends, no Connection header needed)
+# and goes away `after` seconds later without reading the answer: a client
+# that gives up while nginx is still waiting for Redis or WeChat.
+sub abandon_request {
+    my ($port, $raw, $after) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                     Proto => 'tcp', Timeout => $Timeout)
+        or die "WxAuthTest: cannot connect to 127.0.0.1:$port: $!\n";
+    my ($head, $body) = split /\n\n/, $raw, 2;
+    $head =~ s/\n/\r\n/g;
+    $head .= "\r\nContent-Length: " . length($body) if defined $body && length $body;
+    $sock->print($head . "\r\n\r\n" . (defined $body ? $body : ''));
+    Time::HiRes::sleep($after || 0.1);
+    close $sock;
 }
 
 #---------------------------------------------------------------------------
