@@ -784,7 +784,7 @@ Test::More::ok(!defined $status
                || ($status == 502 && $body =~ /"error":"wechat_unavailable"/),
                "a too big WeChat answer: no answer or 502 wechat_unavailable ("
                . ($status // 'connection closed') . ")");
-Test::More::ok(Time::HiRes::time() - $t0 < 2, "a too big WeChat answer: no hang");
+Test::More::ok(Time::HiRes::time() - $t0 < 5, "a too big WeChat answer: no hang");
 --- request
 POST /login
 {"code":"good"}

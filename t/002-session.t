@@ -262,9 +262,9 @@ wxauth: request refused: session_expired
 
 
 
-=== TEST 13: a session that expires in 1 s works until then
+=== TEST 13: a session that expires in 2 s works until then
 --- init
-main::seed('ZU3VSN54kzsPhtIdp5Lph8k3p0WHRZ1S0HbdgXUolLo', 'oBob-8Hd1MeRV', undef, 1);
+main::seed('ZU3VSN54kzsPhtIdp5Lph8k3p0WHRZ1S0HbdgXUolLo', 'oBob-8Hd1MeRV', undef, 2);
 --- more_headers
 X-WX-Session: ZU3VSN54kzsPhtIdp5Lph8k3p0WHRZ1S0HbdgXUolLo
 --- request
@@ -275,7 +275,7 @@ upstream GET /api/profile openid=[oBob-8Hd1MeRV] unionid=[] appid=[wx51a4cc1e0a5
 
 
 
-=== TEST 14: ... and is gone after: 401 session_expired
+=== TEST 14: a session seeded with a 1 s TTL is gone 1.6 s later: 401 session_expired
 --- init
 main::seed('JN6bndsTL1wZe_hnY2TiZ3nIgs4Ni2aJz49jp5Zz4LA', 'oBob-8Hd1MeRV', undef, 1);
 Time::HiRes::sleep(1.6);

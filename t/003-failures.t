@@ -92,7 +92,7 @@ __DATA__
 X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
 --- request
 GET /api/profile
---- timeout: 2
+--- timeout: 5
 --- error_code: 503
 --- response_headers
 Content-Type: application/json
@@ -113,7 +113,7 @@ Cache-Control: no-store
 X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
 --- request eval
 [map { "GET /api/profile/$_" } 1 .. 8]
---- timeout: 2
+--- timeout: 5
 --- error_code eval
 [(503) x 8]
 --- response_body_like eval
@@ -127,7 +127,7 @@ X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
     wxauth_redis_prefix "wxt003:";
 --- request
 GET /api/profile
---- timeout: 2
+--- timeout: 5
 --- error_code: 401
 --- response_body_like: ^\{"error":"missing_session","message":"[^"]+"\}$
 --- no_error_log
@@ -143,7 +143,7 @@ wxauth: request refused: store_unavailable
 X-WX-Session: short
 --- request
 GET /api/profile
---- timeout: 2
+--- timeout: 5
 --- error_code: 401
 --- response_body_like: ^\{"error":"invalid_session","message":"[^"]+"\}$
 --- no_error_log
@@ -159,7 +159,7 @@ wxauth: request refused: store_unavailable
 --- request
 POST /login
 {"code":"good"}
---- timeout: 2
+--- timeout: 5
 --- error_code: 503
 --- response_headers
 Content-Type: application/json
@@ -179,7 +179,7 @@ qr/\[error\] .*wxauth: login refused: store_unavailable/
 X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
 --- request
 GET /api/profile
---- timeout: 2
+--- timeout: 5
 --- error_code: 503
 --- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
 --- error_log
@@ -196,7 +196,7 @@ wxauth: could not connect to redis unix:/nonexistent/wxauth-test-redis.sock
 X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
 --- request
 GET /api/profile
---- timeout: 2
+--- timeout: 5
 --- error_code: 503
 --- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
 --- error_log eval
@@ -213,7 +213,7 @@ qr/\[error\] .*wxauth: could not connect to redis \[::1\]:\d+/
 X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
 --- request
 GET /api/profile
---- timeout: 2
+--- timeout: 5
 --- error_code: 503
 --- response_headers
 Content-Type: application/json
@@ -235,7 +235,7 @@ Cache-Control: no-store
 X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
 --- request eval
 [map { "GET /api/profile/$_" } 1 .. 5]
---- timeout: 2
+--- timeout: 5
 --- error_code eval
 [(503) x 5]
 --- response_body_like eval
@@ -253,7 +253,7 @@ wxauth: request refused: store_unavailable
 --- request
 POST /login
 {"code":"good"}
---- timeout: 2
+--- timeout: 5
 --- error_code: 503
 --- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
 --- error_log eval
@@ -270,7 +270,7 @@ qr/\[error\] .*wxauth: login refused: store_unavailable/
 X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
 --- request
 GET /api/profile
---- timeout: 2
+--- timeout: 5
 --- error_code: 503
 --- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
 --- error_log eval
@@ -289,7 +289,7 @@ NotTheRedisPassword42
 X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
 --- request
 GET /api/profile
---- timeout: 2
+--- timeout: 5
 --- error_code: 503
 --- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
 --- error_log eval
@@ -304,7 +304,7 @@ qr/\[error\] .*wxauth: redis 127\.0\.0\.1:\d+ refused the connection setup/
 --- request
 POST /login/wechat-hangs
 {"code":"good"}
---- timeout: 3
+--- timeout: 5
 --- error_code: 504
 --- response_headers
 Content-Type: application/json
@@ -323,7 +323,7 @@ Cache-Control: no-store
 --- request
 POST /login/wechat-down
 {"code":"good"}
---- timeout: 3
+--- timeout: 5
 --- error_code: 502
 --- response_headers
 Content-Type: application/json
@@ -348,7 +348,7 @@ Time::HiRes::sleep(0.6);   # the abandoned lookup times out meanwhile
 X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
 --- request
 GET /api/profile
---- timeout: 2
+--- timeout: 5
 --- error_code: 503
 --- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
 
@@ -365,7 +365,7 @@ Time::HiRes::sleep(0.6);   # the abandoned exchange times out meanwhile
 --- request
 POST /login
 {"code":"good"}
---- timeout: 2
+--- timeout: 5
 --- error_code: 200
 --- response_body_like: ^\{"session":"[A-Za-z0-9_-]{43}","expires_in":86400\}$
 
@@ -383,7 +383,7 @@ Time::HiRes::sleep(0.6);   # the abandoned SET times out meanwhile
 --- request
 POST /login
 {"code":"good"}
---- timeout: 2
+--- timeout: 5
 --- error_code: 503
 --- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
 
@@ -397,7 +397,7 @@ POST /login
 --- request
 POST /login
 {"code":"good"}
---- timeout: 2
+--- timeout: 5
 --- error_code: 200
 --- response_body_like: ^\{"session":"[A-Za-z0-9_-]{43}","expires_in":86400\}$
 --- no_error_log

@@ -160,7 +160,7 @@ POST /login/wechat-down
 --- request
 POST /login/wechat-hangs
 {"code":"good"}
---- timeout: 3
+--- timeout: 5
 --- error_code: 504
 --- response_body_like: ^\{"error":"wechat_timeout","message":"[^"]+"\}$
 --- error_log eval

@@ -62,9 +62,11 @@ add_block_preprocessor(sub {
 });
 
 # Both workers hold a connection to Redis (and nobody else on this suite's db).
+# Under valgrind Test::Nginx runs nginx without a master: one process then.
 sub both_workers_connected {
-    my $n = WxAuthTest::clients_on_db(db => $Db, want => 2, wait => 5);
-    Test::More::is($n, 2, "both workers are connected to redis (db=$Db)");
+    my $want = $ENV{TEST_NGINX_USE_VALGRIND} ? 1 : 2;
+    my $n = WxAuthTest::clients_on_db(db => $Db, want => $want, wait => 5);
+    Test::More::is($n, $want, "every worker is connected to redis (db=$Db)");
 }
 
 our $Alice = 'g4lYIOkpz-WGnRe-WlKsNRKrVlBqVy7f_7FnDlSTHlM';
