@@ -368,6 +368,25 @@ sub clients_on_db {
     return $n;
 }
 
+# How many processes of the running nginx serve requests: the children of the
+# process in the pid file (its workers), or 1 when it runs without a master.
+sub nginx_workers {
+    my $pidfile = shift;
+    open my $in, '<', $pidfile or die "WxAuthTest: $pidfile: $!\n";
+    my $pid = <$in>;
+    close $in;
+    chomp $pid;
+    my $n = 0;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh>;
+        close $fh;
+        next unless defined $line && $line =~ /\)\s+\S+\s+(\d+)/;
+        $n++ if $1 == $pid;
+    }
+    return $n || 1;
+}
+
 #---------------------------------------------------------------------------
 # HTTP
 
