@@ -66,6 +66,20 @@ our $Config = <<"_EOC_";
         proxy_pass http://127.0.0.1:\$TEST_NGINX_UPSTREAM_PORT;
     }
 
+    # try_files hands the request over to a named location (an internal redirect)
+    location /redirected/ {
+        try_files /nonexistent-file \@backend;
+    }
+
+    location \@backend {
+        wxauth off;   # the request was checked in /redirected/ already
+        proxy_set_header X-WX-OpenID \$wxauth_openid;
+        proxy_set_header X-WX-UnionID \$wxauth_unionid;
+        proxy_set_header X-WX-AppID \$wxauth_appid;
+        proxy_set_header X-WX-Session "";
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_UPSTREAM_PORT;
+    }
+
     location = /login {
         wxauth off;
         wxauth_login;
@@ -435,3 +449,44 @@ POST /login
 {"code":"good"}
 --- error_code: 200
 --- response_body_like: ^\{"session":"[A-Za-z0-9_-]{43}","expires_in":86400\}$
+
+
+
+=== TEST 26: an internal redirect after the check keeps the identity (try_files to a named location)
+# KNOWN BUG, skipped until fixed: the identity lives in the module's request
+# context, which nginx clears on every internal redirect (try_files, error_page,
+# X-Accel-Redirect, named locations); the upstream then gets empty identity
+# headers for a request that did pass the check. Remove "--- SKIP" once fixed.
+--- SKIP
+--- init
+main::seed('BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs', 'oAlice-6Yk2QfPZ', 'uAlice-Lr0Wx3Tn');
+--- more_headers
+X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
+X-WX-OpenID: oSomeoneElse
+--- request
+GET /redirected/profile
+--- error_code: 200
+--- response_body
+upstream GET /redirected/profile openid=[oAlice-6Yk2QfPZ] unionid=[uAlice-Lr0Wx3Tn] appid=[wx51a4cc1e0a5e0001] session=[]
+
+
+
+=== TEST 27: an internal redirect after the check: no identity, but no spoofed one either
+--- init
+main::seed('BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs', 'oAlice-6Yk2QfPZ', 'uAlice-Lr0Wx3Tn');
+--- more_headers
+X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
+X-WX-OpenID: oSomeoneElse
+X-WX-UnionID: uSomeoneElse
+--- request
+GET /redirected/profile
+--- error_code: 200
+--- response_body_like: ^upstream GET /redirected/profile openid=\[(?:oAlice-6Yk2QfPZ)?\] unionid=\[(?:uAlice-Lr0Wx3Tn)?\] appid=\[(?:wx51a4cc1e0a5e0001)?\] session=\[\]$
+
+
+
+=== TEST 28: a request that fails the check is not redirected
+--- request
+GET /redirected/profile
+--- error_code: 401
+--- response_body_like: ^\{"error":"missing_session","message":"[^"]+"\}$
