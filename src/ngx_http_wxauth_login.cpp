@@ -376,7 +376,6 @@ ngx_http_wxauth_login_start(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     sr->request_body = NULL;
     sr->header_only = 0;
 
-    ngx_http_set_ctx(sr, ctx, ngx_http_wxauth_module);
     ctx->sr = sr;
 
     r->write_event_handler = ngx_http_wxauth_login_resume;

@@ -25,7 +25,6 @@ static char *ngx_http_wxauth_code2session(ngx_conf_t *cf, ngx_command_t *cmd, vo
 static char *ngx_http_wxauth_allowed_apps(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_wxauth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
-static ngx_int_t ngx_http_wxauth_rewrite_handler(ngx_http_request_t *r);
 
 
 static ngx_command_t  ngx_http_wxauth_commands[] = {
@@ -227,8 +226,6 @@ static ngx_http_variable_t  ngx_http_wxauth_vars[] = {
 };
 
 
-/* whether any location uses wxauth_login: only then the rewrite hook is installed */
-static ngx_flag_t  ngx_http_wxauth_login_used;
 
 
 static ngx_int_t
@@ -238,8 +235,7 @@ ngx_http_wxauth_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     ngx_str_t              *s;
     ngx_http_wxauth_ctx_t  *ctx;
 
-    ctx = static_cast<ngx_http_wxauth_ctx_t *>(
-              ngx_http_get_module_ctx(r->main, ngx_http_wxauth_module));
+    ctx = ngx_http_wxauth_find_ctx(r->main);
 
     if (ctx == NULL) {
         v->not_found = 1;
@@ -550,7 +546,6 @@ ngx_http_wxauth_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
     clcf->handler = ngx_http_wxauth_login_handler;
 
-    ngx_http_wxauth_login_used = 1;
 
     return NGX_CONF_OK;
 }
@@ -754,43 +749,7 @@ ngx_http_wxauth_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (ngx_http_wxauth_login_used) {
-        h = static_cast<ngx_http_handler_pt *>(
-                ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers));
-        if (h == NULL) {
-            return NGX_ERROR;
-        }
-
-        *h = ngx_http_wxauth_rewrite_handler;
-    }
-
-    ngx_http_wxauth_login_used = 0;   /* for the next configuration load */
-
     return NGX_OK;
-}
-
-
-/*
- * The WeChat subrequest carries the secret in its arguments, and nginx's proxy module prints
- * upstream request lines in its debug log. The location's error_log level was applied when the
- * subrequest found its location: take debug logging away again for the exchange.
- */
-static ngx_int_t
-ngx_http_wxauth_rewrite_handler(ngx_http_request_t *r)
-{
-    ngx_http_wxauth_ctx_t  *ctx;
-
-    if (r == r->main) {
-        return NGX_DECLINED;
-    }
-
-    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
-
-    if (ctx != NULL && ctx->sr == r) {
-        ngx_http_wxauth_hide_secret_in_log(r);
-    }
-
-    return NGX_DECLINED;
 }
 
 

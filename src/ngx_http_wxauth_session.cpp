@@ -61,7 +61,7 @@ ngx_http_wxauth_read_token(ngx_http_request_t *r, ngx_http_wxauth_loc_conf_t *wl
 
 
 static ngx_flag_t
-ngx_http_wxauth_app_allowed(ngx_http_wxauth_loc_conf_t *wlcf, const std::string &appid)
+ngx_http_wxauth_app_allowed(ngx_http_wxauth_loc_conf_t *wlcf, std::string_view appid)
 {
     ngx_str_t   *app;
     ngx_uint_t   i;
@@ -359,9 +359,9 @@ ngx_http_wxauth_access_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+    ctx = ngx_http_wxauth_find_ctx(r);
 
-    if (ctx == NULL) {
+    if (ctx == NULL || ctx->state == NGX_HTTP_WXAUTH_NEW) {
         ctx = ngx_http_wxauth_get_ctx(r);
         if (ctx == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -388,6 +388,13 @@ ngx_http_wxauth_access_handler(ngx_http_request_t *r)
     ctx->counted = 1;
 
     if (ctx->state == NGX_HTTP_WXAUTH_PASSED) {
+        /* checked before an internal redirect: the new location may accept fewer apps */
+        if (!ngx_http_wxauth_app_allowed(wlcf, ngx_http_wxauth_sv(ctx->appid))) {
+            ctx->state = NGX_HTTP_WXAUTH_FAILED;
+            ctx->error = wxauth::Error::app_not_allowed;
+            return ngx_http_wxauth_reject(r, ctx);
+        }
+
         return NGX_OK;
     }
 

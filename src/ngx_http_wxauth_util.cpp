@@ -23,13 +23,41 @@ ngx_http_wxauth_ctx_cleanup(void *data)
 }
 
 
+/*
+ * The request's context. An internal redirect (try_files, error_page, X-Accel-Redirect) wipes
+ * every module's context, but the pool cleanup that owns ours survives it: recover the context
+ * from there, so that the identity checked once stays with the request.
+ */
+ngx_http_wxauth_ctx_t *
+ngx_http_wxauth_find_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t     *cln;
+    ngx_http_wxauth_ctx_t  *ctx;
+
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+    if (ctx || !r->internal) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_wxauth_ctx_cleanup) {
+            ctx = static_cast<ngx_http_wxauth_ctx_t *>(cln->data);
+            ngx_http_set_ctx(r, ctx, ngx_http_wxauth_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
 ngx_http_wxauth_ctx_t *
 ngx_http_wxauth_get_ctx(ngx_http_request_t *r)
 {
     ngx_pool_cleanup_t     *cln;
     ngx_http_wxauth_ctx_t  *ctx;
 
-    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+    ctx = ngx_http_wxauth_find_ctx(r);
     if (ctx) {
         return ctx;
     }
@@ -109,7 +137,15 @@ ngx_http_wxauth_request_body(ngx_http_request_t *r, size_t max, std::string &bod
 
     body.clear();
 
-    if (r->request_body == NULL || r->request_body->temp_file) {
+    if (r->request_body == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (r->request_body->temp_file) {
+        /* reading the file back would block the worker */
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "wxauth: the request body did not fit in client_body_buffer_size and was "
+                      "buffered to a file; raise client_body_buffer_size in this location");
         return NGX_DECLINED;
     }
 

@@ -453,11 +453,8 @@ POST /login
 
 
 === TEST 26: an internal redirect after the check keeps the identity (try_files to a named location)
-# KNOWN BUG, skipped until fixed: the identity lives in the module's request
-# context, which nginx clears on every internal redirect (try_files, error_page,
-# X-Accel-Redirect, named locations); the upstream then gets empty identity
-# headers for a request that did pass the check. Remove "--- SKIP" once fixed.
---- SKIP
+# nginx clears every module's context on an internal redirect; the module
+# recovers its own from the request pool, so the identity stays.
 --- init
 main::seed('BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs', 'oAlice-6Yk2QfPZ', 'uAlice-Lr0Wx3Tn');
 --- more_headers
@@ -471,7 +468,7 @@ upstream GET /redirected/profile openid=[oAlice-6Yk2QfPZ] unionid=[uAlice-Lr0Wx3
 
 
 
-=== TEST 27: an internal redirect after the check: no identity, but no spoofed one either
+=== TEST 27: an internal redirect after the check: never a spoofed identity
 --- init
 main::seed('BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs', 'oAlice-6Yk2QfPZ', 'uAlice-Lr0Wx3Tn');
 --- more_headers
