@@ -12,7 +12,7 @@ WXAUTH_PACKAGES=(
     googletest libgtest-dev
     libtest-base-perl libtext-diff-perl libtest-longstring-perl liblist-moreutils-perl
     libwww-perl liburi-perl libipc-run-perl
-    curl
+    curl openssl
 )
 
 wxauth_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

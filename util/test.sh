@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (Debian packages), builds, and runs every test:
-# the GoogleTest unit tests through CTest, then the Test::Nginx suites in t/ against a real
-# redis-server and the real module loaded into Debian's nginx.
+# the GoogleTest unit tests through CTest; the self-test of the project's Test::Nginx runner
+# (when the real Test::Nginx is missing); examples/check.sh on the example configuration; then
+# the Test::Nginx suites in t/ against a real redis-server and the real module loaded into
+# Debian's nginx.
 #
 #   util/test.sh            everything
 #   util/test.sh t/login.t  unit tests, then only the named suites
@@ -42,9 +44,13 @@ else
     wxauth_log "Test::Nginx suites (Test::Nginx not installed: the project's runner, util/test-nginx)"
     export PERL5LIB=$WXAUTH_ROOT/util/test-nginx/lib${PERL5LIB:+:$PERL5LIB}
     if [ $# -eq 0 ] && [ -d t-runner ]; then
-        prove -r t-runner/
         util/test-nginx/selftest.sh
     fi
+fi
+
+if [ $# -eq 0 ]; then
+    wxauth_log "examples/nginx.conf with the module (nginx -t, TLS-verified login, wrong certificate)"
+    examples/check.sh
 fi
 
 if [ $# -gt 0 ]; then
