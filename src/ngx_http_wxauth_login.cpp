@@ -218,7 +218,7 @@ ngx_http_wxauth_login_store(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
         return;
     }
 
-    r->write_event_handler = ngx_http_request_empty_handler;
+    ngx_http_wxauth_park(r);
 }
 
 

@@ -121,6 +121,7 @@ ngx_http_wxauth_sv(const ngx_str_t &s)
 /* ngx_http_wxauth_util.cpp */
 ngx_http_wxauth_ctx_t *ngx_http_wxauth_find_ctx(ngx_http_request_t *r);
 ngx_http_wxauth_ctx_t *ngx_http_wxauth_get_ctx(ngx_http_request_t *r);
+void ngx_http_wxauth_park(ngx_http_request_t *r);
 ngx_int_t ngx_http_wxauth_send_response(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, const char *allow, const char *data, size_t len);
 ngx_int_t ngx_http_wxauth_send_json(ngx_http_request_t *r, ngx_uint_t status,

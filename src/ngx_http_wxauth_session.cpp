@@ -271,6 +271,7 @@ ngx_http_wxauth_session_load(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     }
 
     ctx->state = NGX_HTTP_WXAUTH_WAITING;
+    ngx_http_wxauth_park(r);
 
     return NGX_AGAIN;
 }
@@ -370,9 +371,6 @@ ngx_http_wxauth_access_handler(ngx_http_request_t *r)
         rc = ngx_http_wxauth_session_load(r, ctx, ngx_http_wxauth_access_resume);
 
         if (rc == NGX_AGAIN) {
-            /* notice a client that gives up while Redis answers */
-            r->read_event_handler = ngx_http_test_reading;
-            r->write_event_handler = ngx_http_request_empty_handler;
             return NGX_AGAIN;
         }
 

@@ -149,7 +149,10 @@ ngx_http_wxauth_logout_body(ngx_http_request_t *r)
 
     if (ctx->pending == NULL) {
         ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
+        return;
     }
+
+    ngx_http_wxauth_park(r);
 }
 
 
@@ -264,7 +267,10 @@ ngx_http_wxauth_userdata_session(ngx_http_request_t *r)
 
     if (ctx->pending == NULL) {
         ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
+        return;
     }
+
+    ngx_http_wxauth_park(r);
 }
 
 

@@ -51,6 +51,16 @@ ngx_http_wxauth_find_ctx(ngx_http_request_t *r)
 }
 
 
+/* The request waits for Redis: notice a client that gives up meanwhile (the pool cleanup then
+ * detaches the pending batch), and let no other event drive it. */
+void
+ngx_http_wxauth_park(ngx_http_request_t *r)
+{
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_request_empty_handler;
+}
+
+
 ngx_http_wxauth_ctx_t *
 ngx_http_wxauth_get_ctx(ngx_http_request_t *r)
 {
