@@ -604,7 +604,15 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
     for (const auto &cmd : cmds) {
         const char  *argv[16];
         size_t       argvlen[16];
-        size_t       argc = ngx_min(cmd.size(), (size_t) 16);
+        size_t       argc = cmd.size();
+
+        if (argc == 0 || argc > 16) {
+            /* the module's own commands have at most 7 arguments: never send a cut one */
+            ngx_log_error(NGX_LOG_ALERT, conn->log, 0,
+                          "wxauth: redis command with %uz arguments refused", argc);
+            batch->lost = true;
+            break;
+        }
 
         for (size_t i = 0; i < argc; i++) {
             argv[i] = cmd[i].data();
