@@ -3,6 +3,8 @@
 # In the same run, one nginx worker (Debian's nginx with the module loaded) serves:
 #   plain    proxy_pass to an upstream answering "ok"                       (the ceiling)
 #   wxauth   the same location with `wxauth on` and a valid token in Redis
+#   lua      access_by_lua_block (Debian's libnginx-mod-http-lua) doing the same check: a RESP GET
+#            over a pooled cosocket (bench/lua/wxauth_bench.lua), identity set as request headers
 #   authreq  auth_request to a small Node.js service checking the token in Redis
 #   invalid  `wxauth on` with a well-formed but unknown token (Redis miss, 401)
 # wrk (1 thread, 64 connections) drives each case for DURATION seconds, ROUNDS times, the cases
@@ -16,7 +18,10 @@
 #
 # The upstream runs in a separate nginx (one worker) so that the measured worker does only the
 # proxying and the check. Node's dependencies are installed from bench/node/package-lock.json
-# into bench/node/node_modules; without them the authreq case is skipped, with a message.
+# into bench/node/node_modules; without them the authreq case is skipped, with a message. The
+# lua case needs Debian's libnginx-mod-http-lua, libnginx-mod-http-ndk, lua-resty-core and
+# lua-cjson; if they are missing or the Lua module does not load into /usr/sbin/nginx, it is
+# skipped, with a message.
 set -euo pipefail
 
 . "$(dirname "$0")/../util/common.sh"
@@ -25,9 +30,10 @@ cd "$WXAUTH_ROOT"
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5}
 CONNECTIONS=${CONNECTIONS:-64}
-CASES=(plain wxauth authreq invalid)
+CASES=(plain wxauth lua authreq invalid)
+LUA_PACKAGES=(libnginx-mod-http-lua libnginx-mod-http-ndk lua-resty-core lua-cjson)
 
-[ "${WXAUTH_SKIP_INSTALL:-0}" = 1 ] || wxauth_install_missing wrk
+[ "${WXAUTH_SKIP_INSTALL:-0}" = 1 ] || wxauth_install_missing wrk "${LUA_PACKAGES[@]}"
 command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 wxauth_build >/dev/null
 module=$WXAUTH_BUILD/ngx_http_wxauth_module.so
@@ -38,6 +44,7 @@ node_pid=
 cleanup() {
     set +e
     trap '' INT TERM
+    wxauth_stop_pidfile "$scratch/luatest/nginx.pid"
     wxauth_stop_pidfile "$scratch/front/nginx.pid"
     wxauth_stop_pidfile "$scratch/up/nginx.pid"
     if [ -n "$node_pid" ]; then
@@ -51,6 +58,64 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+drop_case() { local c kept=(); for c in "${CASES[@]}"; do [ "$c" = "$1" ] || kept+=("$c"); done; CASES=("${kept[@]}"); }
+
+# --- the Lua case: Debian's ngx_lua (and NDK, which it needs) must load into Debian's nginx ---
+lua_modules=
+lua_ok=0
+lua_dir=$WXAUTH_ROOT/bench/lua
+lua_so=/usr/lib/nginx/modules/ngx_http_lua_module.so
+ndk_so=/usr/lib/nginx/modules/ndk_http_module.so
+lua_why=
+for p in "${LUA_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+        || lua_why="${lua_why:+$lua_why, }$p not installed"
+done
+[ -z "$lua_why" ] || lua_why="$lua_why (apt-get install ${LUA_PACKAGES[*]})"
+if [ -z "$lua_why" ] && { [ ! -f "$lua_so" ] || [ ! -f "$ndk_so" ]; }; then
+    lua_why="$ndk_so or $lua_so not found"
+fi
+if [ -z "$lua_why" ]; then
+    # the modules must load, and the bench's Lua file must load in them (FFI symbols, cjson):
+    # started for real, since `nginx -t` does not run init_by_lua
+    mkdir -p "$scratch/luatest"
+    cat >"$scratch/luatest/nginx.conf" <<EOF
+load_module $ndk_so;
+load_module $lua_so;
+load_module $module;
+daemon on;
+worker_processes 1;
+pid $scratch/luatest/nginx.pid;
+error_log $scratch/luatest/error.log warn;
+events {}
+http {
+    access_log off;
+    client_body_temp_path $scratch/luatest/body;
+    proxy_temp_path $scratch/luatest/proxy;
+    fastcgi_temp_path $scratch/luatest/fastcgi;
+    uwsgi_temp_path $scratch/luatest/uwsgi;
+    scgi_temp_path $scratch/luatest/scgi;
+    lua_package_path "$lua_dir/?.lua;;";
+    init_by_lua_block { require("wxauth_bench"); require("cjson.safe") }
+}
+EOF
+    if /usr/sbin/nginx -e "$scratch/luatest/error.log" -p "$scratch/luatest/" -c "$scratch/luatest/nginx.conf" \
+           >"$scratch/luatest/out" 2>&1; then
+        for _ in $(seq 1 50); do [ -s "$scratch/luatest/nginx.pid" ] && break; sleep 0.1; done
+        wxauth_stop_pidfile "$scratch/luatest/nginx.pid"
+        lua_ok=1
+        lua_modules="load_module $ndk_so;
+load_module $lua_so;"
+    else
+        lua_why="Debian's nginx refuses the Lua module or bench/lua: $(cat "$scratch/luatest/out" "$scratch/luatest/error.log" 2>/dev/null \
+            | grep -m1 -E 'emerg|error|alert')"
+    fi
+fi
+if [ "$lua_ok" = 0 ]; then
+    echo "bench: SKIPPING lua: $lua_why" >&2
+    drop_case lua
+fi
+
 # --- the Node.js auth service's dependencies ---
 node_ok=0
 if command -v node >/dev/null && command -v npm >/dev/null; then
@@ -62,7 +127,7 @@ fi
 if [ "$node_ok" = 0 ]; then
     echo "bench: SKIPPING authreq: node/npm missing or \`npm ci\` failed in bench/node" \
          "(the npm registry must be reachable once)" >&2
-    CASES=(plain wxauth invalid)
+    drop_case authreq
 fi
 
 # --- Redis and a valid session ---
@@ -110,7 +175,8 @@ mkdir -p "$scratch/up" "$scratch/front"
     keepalive_requests 1000000;
     server {
         listen 127.0.0.1:$up_port;
-        location / { default_type text/plain; return 200 "ok"; }
+        # echoes the identity it was given (checked once before measuring; empty: no header)
+        location / { default_type text/plain; add_header X-Seen-OpenID \$http_x_wx_openid; return 200 "ok"; }
     }
 }
 EOF
@@ -118,6 +184,7 @@ EOF
 
 # --- the measured nginx: one worker, every case a location ---
 {
+    [ -z "$lua_modules" ] || echo "$lua_modules"
     echo "load_module $module;"
     common_conf "$scratch/front"
     echo "http {"
@@ -125,6 +192,14 @@ EOF
     cat <<EOF
     keepalive_requests 1000000;
     wxauth_redis 127.0.0.1:$WXAUTH_REDIS_PORT;
+EOF
+    if [ "$lua_ok" = 1 ]; then
+        cat <<EOF
+    lua_package_path "$lua_dir/?.lua;;";
+    init_by_lua_block { require("wxauth_bench").configure("127.0.0.1", $WXAUTH_REDIS_PORT) }
+EOF
+    fi
+    cat <<EOF
 
     upstream up {
         server 127.0.0.1:$up_port;
@@ -152,6 +227,17 @@ EOF
             proxy_set_header X-WX-AppID \$wxauth_appid;
             proxy_pass http://up;
         }
+EOF
+    if [ "$lua_ok" = 1 ]; then
+        cat <<'EOF'
+
+        location = /lua {
+            access_by_lua_block { require("wxauth_bench").access() }
+            proxy_pass http://up;
+        }
+EOF
+    fi
+    cat <<EOF
 
         location = /authreq {
             auth_request /_auth;
@@ -201,8 +287,18 @@ case_path() { case $1 in invalid) echo /wxauth ;; *) echo "/$1" ;; esac; }
 case_token() { case $1 in invalid) echo "$unknown" ;; *) echo "$token" ;; esac; }
 case_status() { case $1 in invalid) echo 401 ;; *) echo 200 ;; esac; }
 
+# every checking case must pass the identity (not a client's) to the upstream, and refuse an
+# unknown token
 for c in "${CASES[@]}"; do
     wait_for "$c" "$(case_status "$c")"
+    case $c in wxauth | lua | authreq)
+        seen=$(curl -s -o /dev/null -D - -H "X-WX-Session: $token" -H "X-WX-OpenID: spoofed" "$base/$c" \
+                   | tr -d '\r' | awk -F': ' 'tolower($1) == "x-seen-openid" { print $2 }' || true)
+        [ "$seen" = oBenchUser ] \
+            || { echo "bench: $c passed the upstream X-WX-OpenID '$seen', not oBenchUser" >&2; exit 1; }
+        code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-WX-Session: $unknown" "$base/$c" || true)
+        [ "$code" = 401 ] || { echo "bench: $c answers $code, not 401, to an unknown token" >&2; exit 1; }
+    esac
 done
 
 # --- measure ---
@@ -250,7 +346,7 @@ done
 
 # --- report ---
 echo
-echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); $(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //'); redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'); node $(node --version 2>/dev/null || echo -); $(wrk --version 2>&1 | head -n 1 | awk '{ print $1, $2 }')"
+echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); $(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //'); redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'); node $(node --version 2>/dev/null || echo -); $([ "$lua_ok" = 0 ] || echo "ngx_lua $(dpkg-query -W -f='${Version}' libnginx-mod-http-lua), luajit2 $(dpkg-query -W -f='${Version}' libluajit2-5.1-2); ")$(wrk --version 2>&1 | head -n 1 | awk '{ print $1, $2 }')"
 echo "wrk -t1 -c$CONNECTIONS, $ROUNDS rounds x ${DURATION}s per case, interleaved; medians over the rounds; load average at the start: $load_before"
 echo
 awk -F'\t' -v cases="${CASES[*]}" '
@@ -263,6 +359,7 @@ awk -F'\t' -v cases="${CASES[*]}" '
         split(cases, cs, " ")
         desc["plain"] = "plain proxy_pass (ceiling)"
         desc["wxauth"] = "wxauth on, valid token (Redis lookup)"
+        desc["lua"] = "access_by_lua + RESP GET (pooled cosocket)"
         desc["authreq"] = "auth_request -> Node.js + Redis"
         desc["invalid"] = "wxauth on, unknown token (401)"
         print "| case | requests/s | ratio to plain | p50 ms | p99 ms |"
