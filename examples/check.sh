@@ -57,8 +57,10 @@ metrics_port=$(wxauth_free_port)
 wechat_port=$(wxauth_free_port)
 app_port=$(wxauth_free_port)
 
-# --- the copy: machine-specific substitutions only ---
+# --- the copy: machine-specific substitutions only (this machine's other enabled modules are
+#     left out: their load_module paths are relative to Debian's prefix) ---
 sed -e "s|^load_module .*|load_module $module;|" \
+    -e "\|^include /etc/nginx/modules-enabled/|d" \
     -e "s|^pid .*|pid $work/nginx.pid;|" \
     -e "s|^error_log .*|error_log $work/error.log info;|" \
     -e "s|access_log /var/log/nginx/access.log;|access_log $work/access.log;|" \

@@ -43,6 +43,8 @@ struct ngx_http_wxauth_redis_conn_s {
     ngx_msec_t                       last_reply;    /* when a reply last arrived */
     ngx_msec_t                       next_attempt;  /* no reconnect before this */
     ngx_msec_t                       backoff;
+    ngx_uint_t                       setup_pending; /* AUTH / SELECT not answered yet */
+    unsigned                         lost_pending:1;  /* commands lost with the connection */
     unsigned                         connected:1;
     unsigned                         failure_logged:1;
     unsigned                         exiting:1;
@@ -125,6 +127,7 @@ ngx_http_wxauth_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
         batch->conn->last_reply = ngx_current_msec;
     } else {
         batch->lost = true;
+        batch->conn->lost_pending = 1;
     }
 
     try {
@@ -210,8 +213,20 @@ ngx_http_wxauth_redis_read_handler(ngx_event_t *rev)
         }
 
         n = 0;
-        if (ioctl(fd, FIONREAD, &n) == -1 || n <= 0) {
+        if (ioctl(fd, FIONREAD, &n) == -1) {
             return;
+        }
+
+        if (n <= 0) {
+            /*
+             * A close that came with the last reply adds no unread byte and no further edge:
+             * peek for it, and let hiredis read the end of the stream now.
+             */
+            u_char  b;
+
+            if (recv(fd, &b, 1, MSG_PEEK|MSG_DONTWAIT) != 0) {
+                return;
+            }
         }
     }
 }
@@ -354,8 +369,8 @@ ngx_http_wxauth_redis_cleanup(void *privdata)
         (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
     }
 
-    c->fd = (ngx_socket_t) -1;
     ngx_free_connection(c);
+    c->fd = (ngx_socket_t) -1;
 
     /* the context is being freed: forget it, and back off before the next attempt */
 
@@ -389,6 +404,11 @@ ngx_http_wxauth_redis_connected(const redisAsyncContext *ac, int status)
     }
 
     conn->connected = 1;
+
+    if (conn->setup_pending == 0) {
+        conn->backoff = NGX_HTTP_WXAUTH_REDIS_BACKOFF_MIN;
+    }
+
     ngx_http_wxauth_metric_add(wxauth::Metric::redis_connections, 1);
 
     if (conn->failure_logged) {
@@ -413,10 +433,20 @@ ngx_http_wxauth_redis_disconnected(const redisAsyncContext *ac, int status)
     conn = static_cast<ngx_http_wxauth_redis_conn_t *>(ac->data);
 
     if (status != REDIS_OK && !conn->exiting && !conn->failure_logged) {
-        ngx_log_error(NGX_LOG_ERR, conn->log, 0, "wxauth: lost redis %V: %s",
-                      &conn->server->name, ac->errstr ? ac->errstr : "connection closed");
-        conn->failure_logged = 1;
+        if (conn->lost_pending) {
+            ngx_log_error(NGX_LOG_ERR, conn->log, 0, "wxauth: lost redis %V: %s",
+                          &conn->server->name, ac->errstr ? ac->errstr : "connection closed");
+            conn->failure_logged = 1;
+
+        } else {
+            /* an idle connection closed by Redis (its `timeout`): reopened on demand */
+            ngx_log_error(NGX_LOG_INFO, conn->log, 0, "wxauth: redis %V closed an idle "
+                          "connection: %s", &conn->server->name,
+                          ac->errstr ? ac->errstr : "connection closed");
+        }
     }
+
+    conn->lost_pending = 0;
 }
 
 
@@ -439,13 +469,16 @@ ngx_http_wxauth_redis_setup_reply(redisAsyncContext *ac, void *reply, void *priv
         /* Redis's own message (e.g. WRONGPASS ...): never contains the password */
         ngx_log_error(NGX_LOG_ERR, conn->log, 0,
                       "wxauth: redis %V refused the connection setup: %*s",
-                      &conn->server->name, (int) ngx_min(r->len, 256), r->str);
+                      &conn->server->name, (size_t) ngx_min(r->len, 256), r->str);
         conn->failure_logged = 1;
         redisAsyncFree(ac);   /* deferred by hiredis until this callback returns */
         return;
     }
 
-    conn->backoff = NGX_HTTP_WXAUTH_REDIS_BACKOFF_MIN;
+    /* the connection is usable once the whole setup succeeded */
+    if (conn->setup_pending && --conn->setup_pending == 0) {
+        conn->backoff = NGX_HTTP_WXAUTH_REDIS_BACKOFF_MIN;
+    }
 }
 
 
@@ -501,6 +534,7 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
     conn->ac = ac;
     conn->c = c;
     conn->connected = 0;
+    conn->setup_pending = (server->password.len ? 1 : 0) + (server->db ? 1 : 0);
 
     ac->data = conn;
     ac->ev.data = conn;
