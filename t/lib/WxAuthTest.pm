@@ -326,6 +326,18 @@ sub seed_session {
     return $key;
 }
 
+# The JSON value a session record has in Redis, as seed_session stores it (for
+# a stand-in Redis that serves records itself).
+#   session_record(openid => O, unionid => U?, appid => A, fields => {...}?)
+sub session_record {
+    my %o = @_;
+    my %rec = (v => 1, openid => $o{openid}, session_key => $o{session_key} || $SessionKey,
+               appid => $o{appid}, iat => time);
+    $rec{unionid} = $o{unionid} if defined $o{unionid};
+    %rec = (%rec, %{ $o{fields} }) if $o{fields};
+    return JSON::PP->new->canonical->encode(\%rec);
+}
+
 # The Redis key of the newest session_key of one user of one app:
 # <prefix>k:<appid>:<openid>.
 sub latest_key {
@@ -385,6 +397,26 @@ sub nginx_workers {
         $n++ if $1 == $pid;
     }
     return $n || 1;
+}
+
+# The pids of the processes of the running nginx that serve requests: the
+# children of the process in the pid file (its workers), or that process
+# itself when it runs without a master.
+sub nginx_worker_pids {
+    my $pidfile = shift;
+    open my $in, '<', $pidfile or die "WxAuthTest: $pidfile: $!\n";
+    my $pid = <$in>;
+    close $in;
+    chomp $pid;
+    my @pids;
+    for my $stat (glob '/proc/[0-9]*/stat') {
+        open my $fh, '<', $stat or next;
+        my $line = <$fh>;
+        close $fh;
+        next unless defined $line && $line =~ /^(\d+) .*\)\s+\S+\s+(\d+)/;
+        push @pids, $1 if $2 == $pid;
+    }
+    return @pids ? @pids : ($pid);
 }
 
 #---------------------------------------------------------------------------

@@ -1,0 +1,417 @@
+# vi:filetype=perl
+#
+# The Redis event adapter when Redis closes the worker's connection (regression
+# tests, see src/ngx_http_wxauth_redis.cpp):
+#
+# - the reconnect backoff starts over once a connection is up, also without
+#   AUTH / SELECT (no password=, no db=): a Redis that closes the connection
+#   now and then (CLIENT KILL, a restart, its idle `timeout`) costs a moment,
+#   not seconds of 503 store_unavailable that double with every close;
+# - a close that arrives together with the last reply (one edge-triggered
+#   event, and the FIN adds no unread byte) is seen at once: the next command
+#   is not written to a dead connection.
+#
+# Two Redis servers of this suite's own, so that nothing here touches the
+# shared test Redis or its other clients:
+#
+#   TEST_NGINX_OWN_REDIS_PORT   a private redis-server (whose only ordinary
+#                               clients are the nginx worker and this test,
+#                               so CLIENT KILL TYPE normal - which skips the
+#                               caller - closes the worker's connection only)
+#   TEST_NGINX_FAKE_REDIS_PORT  a stand-in speaking just enough RESP for the
+#                               session check (GET and PTTL, pipelined); for
+#                               one token it answers while the worker is
+#                               stopped (SIGSTOP) and closes right behind the
+#                               answer, so that reply and FIN reach the worker
+#                               in one event when it goes on (SIGCONT)
+#
+# Both are started here and stopped in the END block below
+# ($TEST_NGINX_REDIS_SERVER names the redis-server binary, default: from PATH).
+
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use WxAuthTest;
+use File::Temp ();
+use IO::Socket::INET ();
+use POSIX ();
+use Time::HiRes ();
+
+WxAuthTest::setup_ports();
+
+our $Prefix = 'wxt007:';
+our $AppId  = $WxAuthTest::AppId;
+
+our $Alice      = 'xq1mK0b9T3-vRj5Zp2LhWc8Nf4Ds7Gy6Ea0Uo1Ii2Kk';   # plain lookups
+our $CloseToken = 'Zc7Q2nVr5Lm8Xp1Kd4Hs6Jt9Wb3Gf0Ty2Ne5Ra8Uq1O';   # fake Redis closes after it
+
+my $Parent = $$;
+my @Started;   # pids of the servers started here
+
+#---------------------------------------------------------------------------
+# A private redis-server
+
+sub start_own_redis {
+    my $dir  = File::Temp::tempdir('wxauth-t007-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $port = WxAuthTest::free_port();
+    my $pid  = fork;
+    die "t/007: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';
+        no warnings 'exec';
+        exec $ENV{TEST_NGINX_REDIS_SERVER} || 'redis-server', '--bind', '127.0.0.1',
+             '--port', $port, '--save', '', '--appendonly', 'no', '--dir', $dir,
+             '--logfile', "$dir/redis.log";
+        POSIX::_exit(127);
+    }
+    push @Started, $pid;
+
+    for (1 .. 100) {
+        my $pong = eval { own_redis_at($port, 'PING') };
+        return $port if defined $pong && $pong eq 'PONG';
+        Time::HiRes::sleep(0.05);
+    }
+    die "t/007: the private redis-server did not start (see $dir/redis.log)\n";
+}
+
+sub own_redis_at {
+    my $port = shift;
+    local $WxAuthTest::RedisPort = $port;
+    return WxAuthTest::redis(@_);
+}
+
+sub own_redis { own_redis_at($ENV{TEST_NGINX_OWN_REDIS_PORT}, @_) }
+
+#---------------------------------------------------------------------------
+# The stand-in Redis
+
+our %FakeStore = (
+    WxAuthTest::session_key($Prefix, $Alice) => WxAuthTest::session_record(
+        openid => 'oAlice-6Yk2QfPZ', unionid => 'uAlice-Lr0Wx3Tn', appid => $AppId),
+    WxAuthTest::session_key($Prefix, $CloseToken) => WxAuthTest::session_record(
+        openid => 'oAlice-6Yk2QfPZ', unionid => 'uAlice-Lr0Wx3Tn', appid => $AppId),
+);
+
+# after answering PTTL of this key, the stand-in closes the connection behind the answer
+our %FakeCloseAfter = (WxAuthTest::session_key($Prefix, $CloseToken) => 1);
+
+our $PidFile = $Test::Nginx::Util::PidFile;
+
+sub start_fake_redis {
+    my $listener = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
+                                         LocalPort => 0, Proto => 'tcp', ReuseAddr => 1)
+        or die "t/007: cannot listen for the fake redis: $!\n";
+    my $port = $listener->sockport;
+    my $pid = fork;
+    die "t/007: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        eval { fake_redis_main($listener) };
+        POSIX::_exit(0);   # never the test's own END blocks
+    }
+    close $listener;
+    push @Started, $pid;
+    return $port;
+}
+
+sub own_signals {
+    # whatever handlers the test runner set: not for the servers of this suite
+    $SIG{$_} = 'DEFAULT' for qw(INT HUP QUIT PIPE ALRM CHLD);
+}
+
+# One process accepts, one process per connection answers.
+sub fake_redis_main {
+    my $listener = shift;
+    my %kids;
+    own_signals();
+    $SIG{TERM} = sub { kill 'TERM', keys %kids; POSIX::_exit(0) };
+    $SIG{CHLD} = sub {
+        while ((my $k = waitpid(-1, POSIX::WNOHANG())) > 0) { delete $kids{$k} }
+    };
+    while (1) {
+        my $c = $listener->accept or next;   # interrupted by SIGCHLD
+        my $k = fork;
+        if (defined $k && $k == 0) {
+            own_signals();
+            $SIG{TERM} = 'DEFAULT';
+            close $listener;
+            alarm 300;   # whatever happens, never outlive the suite by much
+            eval { fake_redis_serve($c) };
+            POSIX::_exit(0);
+        }
+        $kids{$k} = 1 if $k;
+        close $c;
+    }
+}
+
+# One RESP command (an array of bulk strings) off the front of $$buf, or undef
+# when it is not complete yet.
+sub resp_take {
+    my $buf = shift;
+    return undef unless $$buf =~ /\A\*(\d+)\r\n/;
+    my ($n, $pos) = ($1, $+[0]);
+    my @args;
+    for (1 .. $n) {
+        pos($$buf) = $pos;
+        return undef unless $$buf =~ /\G\$(\d+)\r\n/gc;
+        my $len = $1;
+        $pos = pos($$buf);
+        return undef if length($$buf) < $pos + $len + 2;
+        push @args, substr($$buf, $pos, $len);
+        $pos += $len + 2;
+    }
+    substr($$buf, 0, $pos, '');
+    return \@args;
+}
+
+sub write_all {
+    my ($c, $data) = @_;
+    while (length $data) {
+        my $n = syswrite($c, $data);
+        return unless $n;
+        substr($data, 0, $n, '');
+    }
+}
+
+sub fake_redis_serve {
+    my $c = shift;
+    my $in = '';
+    while (1) {
+        my $n = sysread($c, $in, 65536, length $in);
+        return unless $n;
+        my ($out, $close) = ('', 0);
+        while (my $cmd = resp_take(\$in)) {
+            my ($name, $key) = (uc $cmd->[0], $cmd->[1]);
+            if ($name eq 'GET') {
+                my $v = $FakeStore{$key};
+                $out .= defined $v ? '$' . length($v) . "\r\n$v\r\n" : "\$-1\r\n";
+            } elsif ($name eq 'PTTL') {
+                $out .= exists $FakeStore{$key} ? ":3600000\r\n" : ":-2\r\n";
+                $close ||= $FakeCloseAfter{$key};
+            } elsif ($name eq 'PING') {
+                $out .= "+PONG\r\n";
+            } else {
+                $out .= "-ERR unknown command '$name'\r\n";
+            }
+        }
+        if ($close) {
+            answer_and_close_while_stopped($c, $out);
+            return;
+        }
+        write_all($c, $out) if length $out;
+    }
+}
+
+sub process_stopped {
+    my $pid = shift;
+    open my $fh, '<', "/proc/$pid/stat" or return 1;   # gone: nothing to wait for
+    my $line = <$fh>;
+    close $fh;
+    return defined $line && $line =~ /\)\s+[Tt]\s/;
+}
+
+# The answer and the FIN arrive while nginx cannot read them: when it goes on,
+# one edge-triggered event brings both.
+sub answer_and_close_while_stopped {
+    my ($c, $out) = @_;
+    my @pids = eval { WxAuthTest::nginx_worker_pids($PidFile) };
+    local $SIG{TERM} = sub { kill 'CONT', @pids; POSIX::_exit(0) };   # never leave it stopped
+    kill 'STOP', @pids;
+    for (1 .. 2000) {
+        last unless grep { !process_stopped($_) } @pids;
+        Time::HiRes::sleep(0.001);
+    }
+    write_all($c, $out);
+    close $c;
+    Time::HiRes::sleep(0.05);
+    kill 'CONT', @pids;
+}
+
+#---------------------------------------------------------------------------
+
+$ENV{TEST_NGINX_OWN_REDIS_PORT}  = start_own_redis();
+$ENV{TEST_NGINX_FAKE_REDIS_PORT} = start_fake_redis();
+
+END {
+    if ($$ == $Parent) {
+        local $?;   # waitpid sets it: the test's exit status must stay
+        kill 'TERM', @Started;
+        for my $pid (@Started) {
+            for (1 .. 100) {
+                last if waitpid($pid, POSIX::WNOHANG()) != 0;
+                Time::HiRes::sleep(0.05);
+            }
+            kill 'KILL', $pid if waitpid($pid, POSIX::WNOHANG()) == 0;
+        }
+    }
+}
+
+our $Config = <<"_EOC_";
+    location /api/ {
+        wxauth on;
+        proxy_set_header X-WX-OpenID \$wxauth_openid;
+        proxy_set_header X-WX-UnionID \$wxauth_unionid;
+        proxy_set_header X-WX-AppID \$wxauth_appid;
+        proxy_set_header X-WX-Session "";
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_UPSTREAM_PORT;
+    }
+
+    # the token in the query string, so that one block can send several
+    location /q/ {
+        wxauth on;
+        wxauth_token \$arg_t;
+        proxy_set_header X-WX-OpenID \$wxauth_openid;
+        proxy_set_header X-WX-UnionID \$wxauth_unionid;
+        proxy_set_header X-WX-AppID \$wxauth_appid;
+        proxy_pass http://127.0.0.1:\$TEST_NGINX_UPSTREAM_PORT/q/;
+    }
+_EOC_
+
+add_block_preprocessor(sub {
+    WxAuthTest::block_defaults(shift, config => $Config,
+                               http_config_append => $WxAuthTest::Servers);
+});
+
+# --- check_after (eval: a sub) is called after each response with
+# (block name, body, request index).
+add_response_body_check(sub {
+    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+    return if $dry_run;
+    if (my $check = $block->check_after) {
+        $check->($block->name, $body, $req_idx);
+    }
+});
+
+sub port { server_port_for_client() }
+
+# nginx's ordinary clients of the private Redis (all but the one asking).
+sub own_redis_clients {
+    my $list = own_redis('CLIENT', 'LIST', 'TYPE', 'normal');
+    return scalar(grep { /\S/ } split /\n/, $list) - 1;
+}
+
+sub wait_own_redis_clients {
+    my $want = shift;
+    my $n;
+    for (1 .. 100) {
+        $n = own_redis_clients();
+        last if $n == $want;
+        Time::HiRes::sleep(0.05);
+    }
+    return $n;
+}
+
+# How long after a close the session check may take to answer 200 again. The
+# backoff after one close is 100 ms; before the fix it doubled with every close
+# (100 ms, 200 ms, 400 ms, 800 ms, 1.6 s, 3.2 s, 5 s), so from the 4th close on
+# it took longer than this.
+our $Settle = 0.1;   # after the close, before the first try
+our $Within = 0.6;   # from the close
+
+# Redis closes the worker's (idle) connection; then the session check is
+# tried every 20 ms until it answers 200, the last try starting at most
+# $Within after the close.
+sub close_and_recover {
+    my ($name, $n) = @_;
+    my $t0 = Time::HiRes::time();
+    my $killed = own_redis('CLIENT', 'KILL', 'TYPE', 'normal');
+    is($killed, 1, "$name - close $n: Redis closed the worker's connection");
+    Time::HiRes::sleep($Settle);
+
+    my ($status, $tries, $at) = (undef, 0, 0);
+    while (1) {
+        $at = Time::HiRes::time() - $t0;
+        ($status) = WxAuthTest::http_request(port(), "GET /api/retry/$n",
+                                             { 'X-WX-Session' => $Alice });
+        $tries++;
+        last if defined $status && $status eq '200';
+        last if Time::HiRes::time() - $t0 >= $Within;
+        Time::HiRes::sleep(0.02);
+    }
+    ok(defined $status && $status eq '200',
+       sprintf("%s - close %d: the check answers 200 again within %d ms of the close "
+               . "(%d tries, the last %d ms after the close: %s)",
+               $name, $n, $Within * 1000, $tries, $at * 1000, $status // 'no answer'));
+}
+
+sub identity_body {
+    my $uri = shift;
+    return "upstream GET $uri openid=[oAlice-6Yk2QfPZ] unionid=[uAlice-Lr0Wx3Tn] "
+         . "appid=[$AppId] session=[]\n";
+}
+
+no_shuffle();
+run_tests();
+
+__DATA__
+
+=== TEST 1: Redis closes the connection 7 times (no password=, no db=): each time the check is back at once, the backoff starts over
+--- http_config
+    wxauth_redis 127.0.0.1:$TEST_NGINX_OWN_REDIS_PORT;
+    wxauth_redis_timeout 1s;
+    wxauth_redis_prefix "wxt007:";
+--- init
+{
+    local $WxAuthTest::RedisPort = $ENV{TEST_NGINX_OWN_REDIS_PORT};
+    WxAuthTest::seed_session(prefix => $main::Prefix, token => $main::Alice,
+        openid => 'oAlice-6Yk2QfPZ', unionid => 'uAlice-Lr0Wx3Tn', appid => $main::AppId,
+        ttl => 600);
+}
+Test::More::is(main::wait_own_redis_clients(1), 1, "the worker is connected to the private Redis");
+--- more_headers
+X-WX-Session: xq1mK0b9T3-vRj5Zp2LhWc8Nf4Ds7Gy6Ea0Uo1Ii2Kk
+--- request eval
+[map { "GET /api/after/$_" } 0 .. 7]
+--- check_after eval
+sub {
+    my ($name, $body, $idx) = @_;
+    main::close_and_recover($name, $idx + 1) if $idx < 7;
+}
+--- timeout: 5
+--- error_code eval
+[(200) x 8]
+--- response_body eval
+[map { main::identity_body("/api/after/$_") } 0 .. 7]
+
+
+
+=== TEST 2: control: the stand-in Redis answers the session check (a session twice, an unknown token)
+--- http_config
+    wxauth_redis 127.0.0.1:$TEST_NGINX_FAKE_REDIS_PORT;
+    wxauth_redis_timeout 1s;
+    wxauth_redis_prefix "wxt007:";
+--- request eval
+["GET /q/one?t=xq1mK0b9T3-vRj5Zp2LhWc8Nf4Ds7Gy6Ea0Uo1Ii2Kk",
+ "GET /q/two?t=xq1mK0b9T3-vRj5Zp2LhWc8Nf4Ds7Gy6Ea0Uo1Ii2Kk",
+ "GET /q/three?t=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]
+--- timeout: 5
+--- error_code eval
+[200, 200, 401]
+--- response_body_like eval
+['^upstream GET /q/one\?t=\S+ openid=\[oAlice-6Yk2QfPZ\] unionid=\[uAlice-Lr0Wx3Tn\] appid=\[wx51a4cc1e0a5e0001\]',
+ '^upstream GET /q/two\?t=\S+ openid=\[oAlice-6Yk2QfPZ\] unionid=\[uAlice-Lr0Wx3Tn\] appid=\[wx51a4cc1e0a5e0001\]',
+ '^\{"error":"session_expired","message":"[^"]+"\}$']
+--- no_error_log
+[error]
+
+
+
+=== TEST 3: Redis closes the connection right behind the last reply (one event): the next check reconnects and gets 200
+--- http_config
+    wxauth_redis 127.0.0.1:$TEST_NGINX_FAKE_REDIS_PORT;
+    wxauth_redis_timeout 1s;
+    wxauth_redis_prefix "wxt007:";
+--- init
+my ($status, undef, $body) = WxAuthTest::http_request(main::port(), 'GET /api/first',
+    { 'X-WX-Session' => $main::CloseToken });
+Test::More::is($status, 200, "the check answered just before the close gets 200");
+Time::HiRes::sleep(0.4);   # past the 100 ms backoff after a close
+--- more_headers
+X-WX-Session: xq1mK0b9T3-vRj5Zp2LhWc8Nf4Ds7Gy6Ea0Uo1Ii2Kk
+--- request
+GET /api/second
+--- timeout: 5
+--- error_code: 200
+--- response_body
+upstream GET /api/second openid=[oAlice-6Yk2QfPZ] unionid=[uAlice-Lr0Wx3Tn] appid=[wx51a4cc1e0a5e0001] session=[]
+--- no_error_log
+wxauth: request refused
