@@ -312,14 +312,7 @@ sub redis {
 # e.g. the record's own "ttl", "rn" (renewal) and "mx" (absolute end of life).
 sub seed_session {
     my %o = @_;
-    my $value = $o{raw};
-    if (!defined $value) {
-        my %rec = (v => 1, openid => $o{openid}, session_key => $o{session_key} || $SessionKey,
-                   appid => $o{appid}, iat => time);
-        $rec{unionid} = $o{unionid} if defined $o{unionid};
-        %rec = (%rec, %{ $o{fields} }) if $o{fields};
-        $value = JSON::PP->new->canonical->encode(\%rec);
-    }
+    my $value = defined $o{raw} ? $o{raw} : session_record(%o);
     my $key = session_key($o{prefix}, $o{token});
     my $r = redis({ db => $o{db} }, 'SET', $key, $value, 'EX', $o{ttl} || 3600);
     die "WxAuthTest: seeding $key failed\n" unless defined $r && !ref $r && $r eq 'OK';
@@ -384,19 +377,7 @@ sub clients_on_db {
 # process in the pid file (its workers), or 1 when it runs without a master.
 sub nginx_workers {
     my $pidfile = shift;
-    open my $in, '<', $pidfile or die "WxAuthTest: $pidfile: $!\n";
-    my $pid = <$in>;
-    close $in;
-    chomp $pid;
-    my $n = 0;
-    for my $stat (glob '/proc/[0-9]*/stat') {
-        open my $fh, '<', $stat or next;
-        my $line = <$fh>;
-        close $fh;
-        next unless defined $line && $line =~ /\)\s+\S+\s+(\d+)/;
-        $n++ if $1 == $pid;
-    }
-    return $n || 1;
+    return scalar(my @pids = nginx_worker_pids($pidfile));
 }
 
 # The pids of the processes of the running nginx that serve requests: the
