@@ -99,7 +99,6 @@ typedef struct {
     time_t                          expires_in;
     ngx_int_t                       sr_rc;
     ngx_uint_t                      sr_status;
-    ngx_str_t                       sr_body;
     ngx_uint_t                      saved_log_level;
     ngx_http_log_handler_pt         saved_log_handler;
     unsigned                        sr_done:1;
