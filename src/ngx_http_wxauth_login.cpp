@@ -249,6 +249,23 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
         return;
     }
 
+    if (ctx->sr_failed && ctx->sr_timed_out) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "wxauth: the code2session location timed out reading WeChat's answer");
+        ngx_http_wxauth_metric_inc(wxauth::Metric::wx_timeout);
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_timeout);
+        return;
+    }
+
+    if (ctx->sr_failed) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "wxauth: the code2session location gave no usable answer (too large for "
+                      "subrequest_output_buffer_size, malformed, or cut off)");
+        ngx_http_wxauth_metric_inc(wxauth::Metric::wx_http_error);
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_unavailable);
+        return;
+    }
+
     if (ctx->sr_rc == NGX_ERROR || ctx->sr_rc >= NGX_HTTP_SPECIAL_RESPONSE
         || ctx->sr_status < 200 || ctx->sr_status > 299)
     {
@@ -306,14 +323,58 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
 }
 
 
+/* the client's own connection failed: closed, reset, timed out */
+static bool
+ngx_http_wxauth_client_failed(ngx_connection_t *c)
+{
+    return c->read->eof || c->read->error || c->write->error || c->timedout || c->close;
+}
+
+
+/*
+ * After the headers, nginx reports an upstream timeout as NGX_ERROR like any other failure;
+ * the event pipe still knows the (just closed, not yet reused) upstream connection, whose
+ * read event tells whether its timer fired.
+ */
+static bool
+ngx_http_wxauth_upstream_timed_out(ngx_http_request_t *sr)
+{
+    ngx_http_upstream_t  *u = sr->upstream;
+
+    return u != NULL && u->pipe != NULL && u->pipe->upstream != NULL
+           && u->pipe->upstream->read->timedout;
+}
+
+
 static ngx_int_t
 ngx_http_wxauth_login_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
+    bool                    timed_out;
+    ngx_connection_t       *c = sr->connection;
     ngx_http_wxauth_ctx_t  *ctx = static_cast<ngx_http_wxauth_ctx_t *>(data);
 
     /* may be called more than once (an error page follows an upstream failure) */
 
     ctx->sr_done = 1;
+
+    /*
+     * A WeChat answer that does not fit subrequest_output_buffer_size, broken chunked framing,
+     * a body cut off or stalled after the headers: nginx ends the subrequest with NGX_ERROR
+     * (a stalled body even with NGX_OK and what arrived of it),
+     * and a failing output filter of the in-memory subrequest marks the shared client
+     * connection as failed (c->error), which would terminate the whole request unanswered.
+     * The client's connection itself is fine (the subrequest never writes to it): the login
+     * answers 502 (504 for a timeout) itself. Only a real failure of the client's connection
+     * ends the request unanswered.
+     */
+    timed_out = ngx_http_wxauth_upstream_timed_out(sr);
+
+    if ((rc == NGX_ERROR || c->error || timed_out) && !ngx_http_wxauth_client_failed(c)) {
+        ctx->sr_failed = 1;
+        ctx->sr_timed_out = timed_out ? 1 : 0;
+        c->error = 0;
+        rc = NGX_OK;
+    }
 
     if (ctx->sr_rc == NGX_OK || ctx->sr_rc == NGX_DONE) {
         ctx->sr_rc = rc;

@@ -102,6 +102,8 @@ typedef struct {
     ngx_uint_t                      saved_log_level;
     ngx_http_log_handler_pt         saved_log_handler;
     unsigned                        sr_done:1;
+    unsigned                        sr_failed:1;
+    unsigned                        sr_timed_out:1;
     unsigned                        log_hidden:1;
     unsigned                        counted:1;
 } ngx_http_wxauth_ctx_t;

@@ -72,6 +72,7 @@ Metric failure_metric(Flow f, Error e) noexcept
         case Error::wechat_unavailable: return Metric::login_wechat_unavailable;
         case Error::wechat_timeout:     return Metric::login_wechat_timeout;
         case Error::store_unavailable:  return Metric::login_store_unavailable;
+        case Error::request_too_large:  return Metric::login_request_too_large;
         default:                        return Metric::login_internal_error;
         }
     case Flow::check:
