@@ -68,16 +68,19 @@ ngx_http_wxauth_login_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
 {
     ngx_int_t  rc;
 
+    ctx->error = err;
+    ctx->failed = 1;
+
     ngx_http_wxauth_count_login(err);
 
     ngx_http_wxauth_restore_log(r);
 
     if (ctx->has_wx_errcode) {
-        ngx_log_error(ngx_http_wxauth_error_log_level(err), r->connection->log, 0,
+        ngx_log_error(ngx_http_wxauth_log_level(err), r->connection->log, 0,
                       "wxauth: login refused: %s (WeChat errcode %i)",
                       wxauth::error_code(err), ctx->wx_errcode);
     } else {
-        ngx_log_error(ngx_http_wxauth_error_log_level(err), r->connection->log, 0,
+        ngx_log_error(ngx_http_wxauth_log_level(err), r->connection->log, 0,
                       "wxauth: login refused: %s", wxauth::error_code(err));
     }
 

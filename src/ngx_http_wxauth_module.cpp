@@ -207,7 +207,8 @@ ngx_module_t  ngx_http_wxauth_module = {
 enum {
     NGX_HTTP_WXAUTH_VAR_OPENID = 0,
     NGX_HTTP_WXAUTH_VAR_UNIONID,
-    NGX_HTTP_WXAUTH_VAR_APPID
+    NGX_HTTP_WXAUTH_VAR_APPID,
+    NGX_HTTP_WXAUTH_VAR_ERROR
 };
 
 
@@ -222,6 +223,9 @@ static ngx_http_variable_t  ngx_http_wxauth_vars[] = {
     { ngx_string("wxauth_appid"), NULL, ngx_http_wxauth_variable,
       NGX_HTTP_WXAUTH_VAR_APPID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("wxauth_error"), NULL, ngx_http_wxauth_variable,
+      NGX_HTTP_WXAUTH_VAR_ERROR, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -232,7 +236,7 @@ static ngx_int_t
 ngx_http_wxauth_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    ngx_str_t              *s;
+    ngx_str_t               *s, code;
     ngx_http_wxauth_ctx_t  *ctx;
 
     ctx = ngx_http_wxauth_find_ctx(r->main);
@@ -243,6 +247,16 @@ ngx_http_wxauth_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     }
 
     switch (data) {
+    case NGX_HTTP_WXAUTH_VAR_ERROR:
+        if (!ctx->failed) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        code.data = (u_char *) wxauth::error_code(ctx->error);
+        code.len = ngx_strlen(code.data);
+        s = &code;
+        break;
     case NGX_HTTP_WXAUTH_VAR_OPENID:
         s = &ctx->openid;
         break;
@@ -744,6 +758,10 @@ ngx_http_wxauth_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_wxauth_access_handler;
+
+    if (ngx_http_wxauth_refusal_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_wxauth_metrics_init_zone(cf) != NGX_OK) {
         return NGX_ERROR;

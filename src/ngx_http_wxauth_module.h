@@ -73,9 +73,17 @@ typedef enum {
 
 typedef struct {
     ngx_http_wxauth_state_e         state;
-    wxauth::Error                   error;
+    wxauth::Error                   error;         /* why the request was refused */
     ngx_int_t                       wx_errcode;
     unsigned                        has_wx_errcode:1;
+    unsigned                        failed:1;      /* `error` is set: $wxauth_error */
+
+    /* a refusal of the access phase that nginx answers (ngx_http_wxauth_refusal.cpp) */
+    unsigned                        refused:1;
+    unsigned                        replace_body:1;
+    unsigned                        body_replaced:1;
+    ngx_uint_t                      refusal_uri_changes;
+    ngx_str_t                       error_body;
 
     /* the caller's identity once a session check or a login succeeded */
     ngx_str_t                       openid;
@@ -125,6 +133,7 @@ ngx_http_wxauth_ctx_t *ngx_http_wxauth_get_ctx(ngx_http_request_t *r);
 void ngx_http_wxauth_park(ngx_http_request_t *r);
 ngx_int_t ngx_http_wxauth_send_response(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, const char *allow, const char *data, size_t len);
+ngx_int_t ngx_http_wxauth_set_json_headers(ngx_http_request_t *r, size_t len);
 ngx_int_t ngx_http_wxauth_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *data, size_t len);
 ngx_int_t ngx_http_wxauth_send_not_allowed(ngx_http_request_t *r, const char *allow);
@@ -132,12 +141,17 @@ ngx_int_t ngx_http_wxauth_send_error(ngx_http_request_t *r, wxauth::Error err,
     ngx_int_t wx_errcode, ngx_flag_t has_wx_errcode);
 ngx_int_t ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst,
     const char *data, size_t len);
-ngx_uint_t ngx_http_wxauth_error_log_level(wxauth::Error err);
+ngx_uint_t ngx_http_wxauth_log_level(wxauth::Error err);
 ngx_int_t ngx_http_wxauth_read_body(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt body_handler);
 ngx_int_t ngx_http_wxauth_request_body(ngx_http_request_t *r, size_t max, std::string &body);
 void ngx_http_wxauth_hide_secret_in_log(ngx_http_request_t *r);
 void ngx_http_wxauth_restore_log(ngx_http_request_t *r);
+
+/* ngx_http_wxauth_refusal.cpp */
+ngx_int_t ngx_http_wxauth_refuse_in_access_phase(ngx_http_request_t *r,
+    ngx_http_wxauth_ctx_t *ctx, wxauth::Error err);
+ngx_int_t ngx_http_wxauth_refusal_filter_init(ngx_conf_t *cf);
 
 /* ngx_http_wxauth_session.cpp */
 ngx_int_t ngx_http_wxauth_access_handler(ngx_http_request_t *r);

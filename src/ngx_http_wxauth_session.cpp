@@ -312,27 +312,6 @@ ngx_http_wxauth_count_check(ngx_http_wxauth_ctx_t *ctx)
 }
 
 
-static ngx_int_t
-ngx_http_wxauth_reject(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx)
-{
-    ngx_int_t  rc;
-
-    ngx_log_error(ngx_http_wxauth_error_log_level(ctx->error), r->connection->log, 0,
-                  "wxauth: request refused: %s", wxauth::error_code(ctx->error));
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    rc = ngx_http_wxauth_send_error(r, ctx->error, 0, 0);
-
-    /* the answer is sent: finish the request here, the phase engine must not go on */
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
-}
-
-
 /* Redis answered: go on with the phases where the access handler left them */
 static void
 ngx_http_wxauth_access_resume(ngx_http_request_t *r)
@@ -388,13 +367,13 @@ ngx_http_wxauth_access_handler(ngx_http_request_t *r)
     if (ctx->state == NGX_HTTP_WXAUTH_PASSED) {
         /* checked before an internal redirect: the new location may accept fewer apps */
         if (!ngx_http_wxauth_app_allowed(wlcf, ngx_http_wxauth_sv(ctx->appid))) {
-            ctx->state = NGX_HTTP_WXAUTH_FAILED;
-            ctx->error = wxauth::Error::app_not_allowed;
-            return ngx_http_wxauth_reject(r, ctx);
+            return ngx_http_wxauth_refuse_in_access_phase(r, ctx,
+                                                          wxauth::Error::app_not_allowed);
         }
 
         return NGX_OK;
     }
 
-    return ngx_http_wxauth_reject(r, ctx);
+    /* nginx answers: an error_page, satisfy any, or the module's JSON (refusal filter) */
+    return ngx_http_wxauth_refuse_in_access_phase(r, ctx, ctx->error);
 }

@@ -41,7 +41,10 @@ ngx_http_wxauth_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx, wxauth
 {
     ngx_int_t  rc;
 
-    ngx_log_error(ngx_http_wxauth_error_log_level(err), r->connection->log, 0,
+    ctx->error = err;
+    ctx->failed = 1;
+
+    ngx_log_error(ngx_http_wxauth_log_level(err), r->connection->log, 0,
                   "wxauth: request refused: %s", wxauth::error_code(err));
 
     ngx_http_wxauth_count_userdata(static_cast<ngx_http_wxauth_loc_conf_t *>(

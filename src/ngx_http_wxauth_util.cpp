@@ -8,6 +8,8 @@
 
 #include <string>
 
+#include "core/session_protocol.h"
+
 
 static void
 ngx_http_wxauth_ctx_cleanup(void *data)
@@ -200,20 +202,21 @@ ngx_http_wxauth_add_header(ngx_http_request_t *r, const char *key, const char *v
 
 
 /*
- * The whole answer of a handler: status, Content-Type, Cache-Control: no-store, an Allow header
- * when allow is not NULL, and the body (none for HEAD).
+ * The headers of every JSON (or metrics) answer of the module: Content-Type, its length, and
+ * Cache-Control: no-store. The status is the caller's (or nginx's, for its own refusals).
  */
-ngx_int_t
-ngx_http_wxauth_send_response(ngx_http_request_t *r, ngx_uint_t status,
-    const char *content_type, const char *allow, const char *data, size_t len)
+static ngx_int_t
+ngx_http_wxauth_set_headers(ngx_http_request_t *r, const char *content_type, size_t len)
 {
-    size_t        type_len;
-    ngx_buf_t    *b;
-    ngx_int_t     rc;
-    ngx_chain_t   out;
+    size_t  type_len;
 
-    r->headers_out.status = status;
     r->headers_out.content_length_n = len;
+
+    if (r->headers_out.content_length) {
+        r->headers_out.content_length->hash = 0;
+        r->headers_out.content_length = NULL;
+    }
+
     r->headers_out.content_type.data = (u_char *) content_type;
     r->headers_out.content_type.len = ngx_strlen(content_type);
     r->headers_out.content_type_lowcase = NULL;
@@ -227,7 +230,32 @@ ngx_http_wxauth_send_response(ngx_http_request_t *r, ngx_uint_t status,
 
     r->headers_out.content_type_len = type_len;
 
-    if (ngx_http_wxauth_add_header(r, "Cache-Control", "no-store") != NGX_OK) {
+    return ngx_http_wxauth_add_header(r, "Cache-Control", "no-store");
+}
+
+
+ngx_int_t
+ngx_http_wxauth_set_json_headers(ngx_http_request_t *r, size_t len)
+{
+    return ngx_http_wxauth_set_headers(r, "application/json", len);
+}
+
+
+/*
+ * The whole answer of a handler: status, Content-Type, Cache-Control: no-store, an Allow header
+ * when allow is not NULL, and the body (none for HEAD).
+ */
+ngx_int_t
+ngx_http_wxauth_send_response(ngx_http_request_t *r, ngx_uint_t status,
+    const char *content_type, const char *allow, const char *data, size_t len)
+{
+    ngx_buf_t    *b;
+    ngx_int_t     rc;
+    ngx_chain_t   out;
+
+    r->headers_out.status = status;
+
+    if (ngx_http_wxauth_set_headers(r, content_type, len) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -306,19 +334,16 @@ ngx_http_wxauth_send_not_allowed(ngx_http_request_t *r, const char *allow)
 }
 
 
-/* nginx logs client mistakes at info, trouble with its own peers at error */
+/* nginx logs client mistakes at info, trouble with its own peers at error (core/session_protocol) */
 ngx_uint_t
-ngx_http_wxauth_error_log_level(wxauth::Error err)
+ngx_http_wxauth_log_level(wxauth::Error err)
 {
-    switch (err) {
-    case wxauth::Error::store_unavailable:
-    case wxauth::Error::wechat_unavailable:
-    case wxauth::Error::wechat_timeout:
+    switch (wxauth::severity(err)) {
+    case wxauth::Severity::error:
         return NGX_LOG_ERR;
-    case wxauth::Error::rate_limited:
-    case wxauth::Error::user_blocked:
+    case wxauth::Severity::warn:
         return NGX_LOG_WARN;
-    case wxauth::Error::internal_error:
+    case wxauth::Severity::alert:
         return NGX_LOG_ALERT;
     default:
         return NGX_LOG_INFO;
