@@ -30,7 +30,7 @@ static ngx_int_t ngx_http_wxauth_variable(ngx_http_request_t *r,
 static ngx_command_t  ngx_http_wxauth_commands[] = {
 
     { ngx_string("wxauth_redis"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE123,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1234,
       ngx_http_wxauth_redis,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -393,6 +393,15 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
+    /*
+     * Without liveness=, a connection is taken as dead when it answered nothing for as long as
+     * the most patient location using it waits: a location with a short wxauth_redis_timeout
+     * fails its own requests, never the connection of everyone else.
+     */
+    if (conf->redis && !conf->redis->liveness_set) {
+        conf->redis->liveness = ngx_max(conf->redis->liveness, conf->redis_timeout);
+    }
+
     if (conf->session_max_lifetime < 0 || conf->watermark_max_age < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "negative time in a wxauth directive");
         return static_cast<char *>(NGX_CONF_ERROR);
@@ -447,7 +456,8 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char                             *rv;
     ngx_int_t                         db;
-    ngx_str_t                        *value, password;
+    ngx_str_t                        *value, password, s_liveness;
+    ngx_msec_t                        liveness;
     ngx_uint_t                        i;
     ngx_http_wxauth_main_conf_t      *wmcf;
     ngx_http_wxauth_redis_server_t   *server, **s;
@@ -459,6 +469,7 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = static_cast<ngx_str_t *>(cf->args->elts);
 
     db = 0;
+    liveness = 0;
     ngx_str_null(&password);
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -489,10 +500,26 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "liveness=", 9) == 0) {
+            s_liveness.data = value[i].data + 9;
+            s_liveness.len = value[i].len - 9;
+
+            liveness = ngx_parse_time(&s_liveness, 0);
+
+            if (liveness == (ngx_msec_t) NGX_ERROR || liveness == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" in \"wxauth_redis\": "
+                                   "liveness must be a positive time", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+            continue;
+        }
+
         /* never echo the parameter: it may be a mistyped password */
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter #%ui in \"wxauth_redis\", "
-                           "expected \"password=...\" or \"db=N\"", i);
+                           "expected \"password=...\", \"db=N\" or \"liveness=TIME\"", i);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
@@ -510,6 +537,11 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             && s[i]->password.len == password.len
             && ngx_strncmp(s[i]->password.data, password.data, password.len) == 0)
         {
+            if (liveness) {
+                s[i]->liveness = ngx_max(s[i]->liveness, liveness);
+                s[i]->liveness_set = 1;
+            }
+
             wlcf->redis = s[i];
             return NGX_CONF_OK;
         }
@@ -528,6 +560,8 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     server->password = password;
     server->db = db;
+    server->liveness = liveness;
+    server->liveness_set = liveness ? 1 : 0;
 
     s = static_cast<ngx_http_wxauth_redis_server_t **>(ngx_array_push(&wmcf->servers));
     if (s == NULL) {

@@ -25,6 +25,8 @@ struct ngx_http_wxauth_redis_server_s {
     ngx_str_t                       path;      /* unix socket, NUL-terminated */
     ngx_str_t                       password;
     ngx_int_t                       db;
+    ngx_msec_t                      liveness;  /* no reply for this long: drop the connection */
+    unsigned                        liveness_set:1;   /* given as liveness= */
     ngx_http_wxauth_redis_conn_t   *conn;      /* this worker's connection */
 };
 
