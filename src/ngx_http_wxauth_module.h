@@ -14,8 +14,11 @@ extern "C" {
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/errors.h"
+#include "core/redis_reply.h"
+#include "core/session_protocol.h"
 
 
 typedef struct ngx_http_wxauth_redis_server_s  ngx_http_wxauth_redis_server_t;
@@ -62,6 +65,13 @@ typedef struct {
 
 typedef void (*ngx_http_wxauth_next_pt)(ngx_http_request_t *r);
 
+typedef struct ngx_http_wxauth_ctx_s  ngx_http_wxauth_ctx_t;
+
+/* what a request does with the replies of its Redis step (ngx_http_wxauth_redis_step) */
+typedef void (*ngx_http_wxauth_step_done_pt)(ngx_http_request_t *r,
+    ngx_http_wxauth_ctx_t *ctx, ngx_uint_t outcome,
+    const std::vector<wxauth::ReplyView> &replies);
+
 
 typedef enum {
     NGX_HTTP_WXAUTH_NEW = 0,
@@ -71,7 +81,7 @@ typedef enum {
 } ngx_http_wxauth_state_e;
 
 
-typedef struct {
+struct ngx_http_wxauth_ctx_s {
     ngx_http_wxauth_state_e         state;
     wxauth::Error                   error;         /* why the request was refused */
     ngx_int_t                       wx_errcode;
@@ -91,6 +101,7 @@ typedef struct {
     ngx_str_t                       appid;
 
     ngx_http_wxauth_redis_batch_t  *pending;
+    ngx_http_wxauth_step_done_pt    step_done;     /* the pending step's continuation */
     ngx_http_wxauth_next_pt         next;          /* called when a lookup is done */
 
     /* the caller's session, once loaded (session_key never leaves the server) */
@@ -114,7 +125,8 @@ typedef struct {
     unsigned                        sr_timed_out:1;
     unsigned                        log_hidden:1;
     unsigned                        counted:1;
-} ngx_http_wxauth_ctx_t;
+    unsigned                        no_renewal:1;  /* logout: the session is about to end */
+};
 
 
 extern ngx_module_t  ngx_http_wxauth_module;
@@ -142,6 +154,8 @@ ngx_int_t ngx_http_wxauth_send_error(ngx_http_request_t *r, wxauth::Error err,
 ngx_int_t ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst,
     const char *data, size_t len);
 ngx_uint_t ngx_http_wxauth_log_level(wxauth::Error err);
+void ngx_http_wxauth_log_note(ngx_http_request_t *r, const wxauth::LogNote &note);
+bool ngx_http_wxauth_handler_flow(ngx_uint_t handler, wxauth::Flow *flow);
 ngx_int_t ngx_http_wxauth_read_body(ngx_http_request_t *r,
     ngx_http_client_body_handler_pt body_handler);
 ngx_int_t ngx_http_wxauth_request_body(ngx_http_request_t *r, size_t max, std::string &body);

@@ -788,6 +788,64 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
 }
 
 
+static void
+ngx_http_wxauth_redis_step_handler(void *data, ngx_uint_t outcome,
+    const std::vector<wxauth::ReplyView> &replies)
+{
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_wxauth_ctx_t         *ctx;
+    ngx_http_wxauth_step_done_pt   done;
+
+    r = static_cast<ngx_http_request_t *>(data);
+    c = r->connection;
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+
+    done = ctx->step_done;
+    ctx->step_done = NULL;
+    ctx->pending = NULL;
+
+    try {
+        done(r, ctx, outcome, replies);
+
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ALERT, c->log, 0, "wxauth: exception after a redis step");
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    /* the one place that runs what the step's continuation posted (subrequests, phases) */
+    ngx_http_run_posted_requests(c);
+}
+
+
+ngx_int_t
+ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    const wxauth::RedisCommands &cmds, ngx_http_wxauth_step_done_pt done) noexcept
+{
+    ngx_http_wxauth_loc_conf_t  *wlcf;
+
+    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
+
+    if (wlcf->redis == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx->step_done = done;
+    ctx->pending = ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds,
+                                              ngx_http_wxauth_redis_step_handler, r);
+
+    if (ctx->pending == NULL) {
+        ctx->step_done = NULL;
+        return NGX_DECLINED;
+    }
+
+    ngx_http_wxauth_park(r);
+
+    return NGX_AGAIN;
+}
+
+
 void
 ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept
 {

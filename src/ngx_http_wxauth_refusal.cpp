@@ -54,20 +54,7 @@ ngx_http_wxauth_handler_location_error(ngx_http_request_t *r, wxauth::Error *err
     wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
                ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
 
-    switch (wlcf->handler) {
-    case NGX_HTTP_WXAUTH_HANDLER_LOGIN:
-        flow = wxauth::Flow::login;
-        break;
-    case NGX_HTTP_WXAUTH_HANDLER_LOGOUT:
-        flow = wxauth::Flow::logout;
-        break;
-    case NGX_HTTP_WXAUTH_HANDLER_SIGNATURE:
-        flow = wxauth::Flow::signature;
-        break;
-    case NGX_HTTP_WXAUTH_HANDLER_DECRYPT:
-        flow = wxauth::Flow::decrypt;
-        break;
-    default:
+    if (!ngx_http_wxauth_handler_flow(wlcf->handler, &flow)) {
         return false;
     }
 

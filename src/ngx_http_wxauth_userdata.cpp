@@ -18,20 +18,17 @@
 
 
 static void
-ngx_http_wxauth_count_userdata(ngx_http_wxauth_loc_conf_t *wlcf, bool ok)
+ngx_http_wxauth_count_userdata(ngx_http_request_t *r, const wxauth::Error *err)
 {
-    switch (wlcf->handler) {
-    case NGX_HTTP_WXAUTH_HANDLER_LOGOUT:
-        ngx_http_wxauth_metric_inc(ok ? wxauth::Metric::logout_ok : wxauth::Metric::logout_failed);
-        break;
-    case NGX_HTTP_WXAUTH_HANDLER_SIGNATURE:
-        ngx_http_wxauth_metric_inc(ok ? wxauth::Metric::signature_ok
-                                      : wxauth::Metric::signature_failed);
-        break;
-    default:
-        ngx_http_wxauth_metric_inc(ok ? wxauth::Metric::decrypt_ok
-                                      : wxauth::Metric::decrypt_failed);
-        break;
+    wxauth::Flow                 flow;
+    ngx_http_wxauth_loc_conf_t  *wlcf;
+
+    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
+
+    if (ngx_http_wxauth_handler_flow(wlcf->handler, &flow)) {
+        ngx_http_wxauth_metric_inc(err ? wxauth::failure_metric(flow, *err)
+                                       : wxauth::success_metric(flow));
     }
 }
 
@@ -47,8 +44,7 @@ ngx_http_wxauth_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx, wxauth
     ngx_log_error(ngx_http_wxauth_log_level(err), r->connection->log, 0,
                   "wxauth: request refused: %s", wxauth::error_code(err));
 
-    ngx_http_wxauth_count_userdata(static_cast<ngx_http_wxauth_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module)), false);
+    ngx_http_wxauth_count_userdata(r, &err);
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
@@ -62,8 +58,7 @@ ngx_http_wxauth_answer(ngx_http_request_t *r, const std::string &body)
 {
     ngx_int_t  rc;
 
-    ngx_http_wxauth_count_userdata(static_cast<ngx_http_wxauth_loc_conf_t *>(
-        ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module)), true);
+    ngx_http_wxauth_count_userdata(r, NULL);
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
@@ -72,90 +67,72 @@ ngx_http_wxauth_answer(ngx_http_request_t *r, const std::string &body)
 }
 
 
-/* logout */
+/* logout: the shared session load, then the record is deleted */
 
 static void
-ngx_http_wxauth_logout_done(void *data, ngx_uint_t outcome,
-    const std::vector<wxauth::ReplyView> &replies)
+ngx_http_wxauth_logout_done(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    ngx_uint_t outcome, const std::vector<wxauth::ReplyView> &replies)
 {
-    ngx_connection_t       *c;
-    ngx_http_request_t     *r;
-    ngx_http_wxauth_ctx_t  *ctx;
-
-    r = static_cast<ngx_http_request_t *>(data);
-    c = r->connection;
-    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
-    ctx->pending = NULL;
-
-    try {
-        if (outcome != NGX_HTTP_WXAUTH_REDIS_OK
-            || replies[0].outcome != wxauth::ReplyOutcome::integer)
-        {
-            ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
-
-        } else if (replies[0].integer == 0) {
-            ngx_http_wxauth_finish(r, ctx, wxauth::Error::session_expired);
-
-        } else {
-            ngx_log_error(NGX_LOG_INFO, c->log, 0, "wxauth: session ended by logout");
-            ngx_http_wxauth_answer(r, "{\"logged_out\":true}");
-        }
-
-    } catch (...) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (outcome != NGX_HTTP_WXAUTH_REDIS_OK) {
+        ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
+        return;
     }
 
-    ngx_http_run_posted_requests(c);
+    wxauth::LogoutResult res = wxauth::logout_result(replies);
+
+    if (res.error) {
+        ngx_http_wxauth_finish(r, ctx, *res.error);
+        return;
+    }
+
+    if (res.log) {
+        ngx_http_wxauth_log_note(r, *res.log);
+    }
+
+    ngx_http_wxauth_answer(r, "{\"logged_out\":true}");
+}
+
+
+static void
+ngx_http_wxauth_logout_session(ngx_http_request_t *r)
+{
+    ngx_http_wxauth_ctx_t  *ctx;
+
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+
+    if (ctx->state != NGX_HTTP_WXAUTH_PASSED) {
+        ngx_http_wxauth_finish(r, ctx, ctx->error);
+        return;
+    }
+
+    /* deleting the record ends the session on every node sharing this Redis */
+    if (ngx_http_wxauth_redis_step(r, ctx,
+                                   wxauth::logout_commands(ngx_http_wxauth_sv(ctx->storage_key)),
+                                   ngx_http_wxauth_logout_done)
+        != NGX_AGAIN)
+    {
+        ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
+    }
 }
 
 
 static void
 ngx_http_wxauth_logout_body(ngx_http_request_t *r)
 {
-    ngx_str_t                    token;
-    ngx_http_wxauth_ctx_t       *ctx;
-    ngx_http_wxauth_loc_conf_t  *wlcf;
+    ngx_http_wxauth_ctx_t  *ctx;
 
     ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
-    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
-               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
-
-    if (ngx_http_wxauth_read_token(r, wlcf, &token) != NGX_OK) {
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::internal_error);
-        return;
-    }
-
-    if (token.len == 0) {
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::missing_session);
-        return;
-    }
 
     try {
-        if (!wxauth::token_well_formed(ngx_http_wxauth_sv(token))) {
-            ngx_http_wxauth_finish(r, ctx, wxauth::Error::invalid_session);
-            return;
+        ctx->no_renewal = 1;   /* a session about to end is not extended */
+
+        if (ngx_http_wxauth_session_load(r, ctx, ngx_http_wxauth_logout_session) == NGX_DONE) {
+            ngx_http_wxauth_logout_session(r);
         }
-
-        /* deleting the record ends the session on every node sharing this Redis */
-        std::vector<ngx_http_wxauth_redis_cmd_t> cmds{
-            { "DEL", wxauth::session_storage_key(ngx_http_wxauth_sv(wlcf->redis_prefix),
-                                                 ngx_http_wxauth_sv(token)) }
-        };
-
-        ctx->pending = ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds,
-                                                  ngx_http_wxauth_logout_done, r);
 
     } catch (...) {
         ngx_http_wxauth_finish(r, ctx, wxauth::Error::internal_error);
-        return;
     }
-
-    if (ctx->pending == NULL) {
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
-        return;
-    }
-
-    ngx_http_wxauth_park(r);
 }
 
 
@@ -201,46 +178,40 @@ ngx_http_wxauth_userdata_compute(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *c
 
 
 static void
-ngx_http_wxauth_userdata_key_loaded(void *data, ngx_uint_t outcome,
-    const std::vector<wxauth::ReplyView> &replies)
+ngx_http_wxauth_userdata_key_loaded(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    ngx_uint_t outcome, const std::vector<wxauth::ReplyView> &replies)
 {
-    ngx_connection_t            *c;
-    ngx_http_request_t          *r;
-    ngx_http_wxauth_ctx_t       *ctx;
     ngx_http_wxauth_loc_conf_t  *wlcf;
 
-    r = static_cast<ngx_http_request_t *>(data);
-    c = r->connection;
-    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
     wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
                ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
-    ctx->pending = NULL;
 
-    try {
-        if (outcome != NGX_HTTP_WXAUTH_REDIS_OK
-            || replies[0].outcome == wxauth::ReplyOutcome::error)
-        {
-            ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
-
-        } else if (replies[0].outcome == wxauth::ReplyOutcome::value) {
-            /* WeChat rotated the key at a later login: the newest one is the valid one */
-            ngx_http_wxauth_userdata_compute(r, ctx, wlcf, replies[0].text);
-
-        } else {
-            ngx_http_wxauth_userdata_compute(r, ctx, wlcf, ngx_http_wxauth_sv(ctx->session_key));
-        }
-
-    } catch (...) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    if (outcome != NGX_HTTP_WXAUTH_REDIS_OK) {
+        ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
+        return;
     }
 
-    ngx_http_run_posted_requests(c);
+    /* WeChat rotates the key at a later login: the newest one is the valid one */
+    wxauth::LatestKeyResult res = wxauth::latest_key_result(replies,
+                                                            ngx_http_wxauth_sv(ctx->session_key));
+
+    if (res.log) {
+        ngx_http_wxauth_log_note(r, *res.log);
+    }
+
+    if (res.error) {
+        ngx_http_wxauth_finish(r, ctx, *res.error);
+        return;
+    }
+
+    ngx_http_wxauth_userdata_compute(r, ctx, wlcf, res.session_key);
 }
 
 
 static void
 ngx_http_wxauth_userdata_session(ngx_http_request_t *r)
 {
+    ngx_int_t                    rc;
     ngx_http_wxauth_ctx_t       *ctx;
     ngx_http_wxauth_loc_conf_t  *wlcf;
 
@@ -254,37 +225,20 @@ ngx_http_wxauth_userdata_session(ngx_http_request_t *r)
     }
 
     try {
-        std::vector<ngx_http_wxauth_redis_cmd_t> cmds{
-            { "GET", wxauth::latest_key_storage_key(ngx_http_wxauth_sv(wlcf->redis_prefix),
-                                                    ngx_http_wxauth_sv(ctx->appid),
-                                                    ngx_http_wxauth_sv(ctx->openid)) }
-        };
-
-        ctx->pending = ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds,
-                                                  ngx_http_wxauth_userdata_key_loaded, r);
+        rc = ngx_http_wxauth_redis_step(r, ctx,
+                 wxauth::latest_key_commands(ngx_http_wxauth_sv(wlcf->redis_prefix),
+                                             ngx_http_wxauth_sv(ctx->appid),
+                                             ngx_http_wxauth_sv(ctx->openid)),
+                 ngx_http_wxauth_userdata_key_loaded);
 
     } catch (...) {
         ngx_http_wxauth_finish(r, ctx, wxauth::Error::internal_error);
         return;
     }
 
-    if (ctx->pending == NULL) {
+    if (rc != NGX_AGAIN) {
         ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
-        return;
     }
-
-    ngx_http_wxauth_park(r);
-}
-
-
-/* the session lookup answered asynchronously */
-static void
-ngx_http_wxauth_userdata_session_async(ngx_http_request_t *r)
-{
-    ngx_connection_t  *c = r->connection;
-
-    ngx_http_wxauth_userdata_session(r);
-    ngx_http_run_posted_requests(c);
 }
 
 
@@ -329,8 +283,7 @@ ngx_http_wxauth_userdata_body(ngx_http_request_t *r)
         return;
     }
 
-    if (ngx_http_wxauth_session_load(r, ctx, ngx_http_wxauth_userdata_session_async)
-        == NGX_DONE)
+    if (ngx_http_wxauth_session_load(r, ctx, ngx_http_wxauth_userdata_session) == NGX_DONE)
     {
         ngx_http_wxauth_userdata_session(r);
     }
@@ -342,8 +295,9 @@ ngx_http_wxauth_start(ngx_http_request_t *r, ngx_uint_t methods, const char *all
     ngx_http_client_body_handler_pt body_handler)
 {
     if (!(r->method & methods)) {
-        ngx_http_wxauth_count_userdata(static_cast<ngx_http_wxauth_loc_conf_t *>(
-            ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module)), false);
+        wxauth::Error  err = wxauth::Error::method_not_allowed;
+
+        ngx_http_wxauth_count_userdata(r, &err);
         return ngx_http_wxauth_send_not_allowed(r, allow);
     }
 

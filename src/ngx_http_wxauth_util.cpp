@@ -351,6 +351,39 @@ ngx_http_wxauth_log_level(wxauth::Error err)
 }
 
 
+/* the flow whose outcomes a handler location counts */
+bool
+ngx_http_wxauth_handler_flow(ngx_uint_t handler, wxauth::Flow *flow)
+{
+    switch (handler) {
+    case NGX_HTTP_WXAUTH_HANDLER_LOGIN:
+        *flow = wxauth::Flow::login;
+        return true;
+    case NGX_HTTP_WXAUTH_HANDLER_LOGOUT:
+        *flow = wxauth::Flow::logout;
+        return true;
+    case NGX_HTTP_WXAUTH_HANDLER_SIGNATURE:
+        *flow = wxauth::Flow::signature;
+        return true;
+    case NGX_HTTP_WXAUTH_HANDLER_DECRYPT:
+        *flow = wxauth::Flow::decrypt;
+        return true;
+    default:
+        return false;
+    }
+}
+
+
+void
+ngx_http_wxauth_log_note(ngx_http_request_t *r, const wxauth::LogNote &note)
+{
+    static const ngx_uint_t  levels[] = { NGX_LOG_INFO, NGX_LOG_WARN, NGX_LOG_ERR, NGX_LOG_ALERT };
+
+    ngx_log_error(levels[static_cast<unsigned>(note.severity)], r->connection->log, 0,
+                  "wxauth: %s", note.text.c_str());
+}
+
+
 /*
  * The error log's context of a request ends with `upstream: "http://host/path?args"`: for the
  * WeChat subrequest the arguments hold the secret. This wrapper of the request's log handler
