@@ -40,10 +40,10 @@ ngx_http_wxauth_login_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
 
     ngx_http_wxauth_restore_log(r);
 
-    if (ctx->has_wx_errcode) {
+    if (ctx->login.has_wx_errcode) {
         ngx_log_error(ngx_http_wxauth_log_level(err), r->connection->log, 0,
                       "wxauth: login refused: %s (WeChat errcode %i)",
-                      wxauth::error_code(err), ctx->wx_errcode);
+                      wxauth::error_code(err), ctx->login.wx_errcode);
     } else {
         ngx_log_error(ngx_http_wxauth_log_level(err), r->connection->log, 0,
                       "wxauth: login refused: %s", wxauth::error_code(err));
@@ -51,7 +51,7 @@ ngx_http_wxauth_login_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
 
     r->write_event_handler = ngx_http_request_empty_handler;
 
-    rc = ngx_http_wxauth_send_error(r, err, ctx->wx_errcode, ctx->has_wx_errcode);
+    rc = ngx_http_wxauth_send_error(r, err, ctx->login.wx_errcode, ctx->login.has_wx_errcode);
     ngx_http_finalize_request(r, rc);
 }
 
@@ -84,8 +84,8 @@ ngx_http_wxauth_login_stored(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
         return;
     }
 
-    std::string body = "{\"session\":\"" + std::string(ngx_http_wxauth_sv(ctx->token))
-                       + "\",\"expires_in\":" + std::to_string(ctx->expires_in) + "}";
+    std::string body = "{\"session\":\"" + std::string(ngx_http_wxauth_sv(ctx->login.token))
+                       + "\",\"expires_in\":" + std::to_string(ctx->login.expires_in) + "}";
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "wxauth: login succeeded for app \"%V\"", &ctx->appid);
@@ -113,7 +113,7 @@ ngx_http_wxauth_login_store(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     std::string token = wxauth::generate_token();
     wxauth::LoginPlan plan = wxauth::login_commands(policy, token, res, (std::int64_t) ngx_time());
 
-    if (ngx_http_wxauth_copy_str(r->pool, &ctx->token, token.data(), token.size()) != NGX_OK
+    if (ngx_http_wxauth_copy_str(r->pool, &ctx->login.token, token.data(), token.size()) != NGX_OK
         || ngx_http_wxauth_copy_str(r->pool, &ctx->openid, plan.record.openid.data(),
                                     plan.record.openid.size()) != NGX_OK
         || ngx_http_wxauth_copy_str(r->pool, &ctx->unionid, plan.record.unionid.data(),
@@ -124,7 +124,7 @@ ngx_http_wxauth_login_store(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     }
 
     ctx->appid = wlcf->appid;
-    ctx->expires_in = plan.expires_in;
+    ctx->login.expires_in = plan.expires_in;
 
     /* one pipelined batch: the session, the user's newest session_key, and the policy */
     if (ngx_http_wxauth_redis_step(r, ctx, plan.commands, ngx_http_wxauth_login_stored)
@@ -146,23 +146,23 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
 
     ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
 
-    if (ctx == NULL || !ctx->sr_done || ctx->pending) {
+    if (ctx == NULL || !ctx->login.sr_done || ctx->pending) {
         return;
     }
 
     wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
                ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
-    sr = ctx->sr;
+    sr = ctx->login.sr;
 
     ngx_http_wxauth_restore_log(r);
 
-    if (ctx->sr_rc == NGX_HTTP_GATEWAY_TIME_OUT || ctx->sr_status == NGX_HTTP_GATEWAY_TIME_OUT) {
+    if (ctx->login.sr_rc == NGX_HTTP_GATEWAY_TIME_OUT || ctx->login.sr_status == NGX_HTTP_GATEWAY_TIME_OUT) {
         ngx_http_wxauth_metric_inc(wxauth::Metric::wx_timeout);
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_timeout);
         return;
     }
 
-    if (ctx->sr_failed && ctx->sr_timed_out) {
+    if (ctx->login.sr_failed && ctx->login.sr_timed_out) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "wxauth: the code2session location timed out reading WeChat's answer");
         ngx_http_wxauth_metric_inc(wxauth::Metric::wx_timeout);
@@ -170,7 +170,7 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
         return;
     }
 
-    if (ctx->sr_failed) {
+    if (ctx->login.sr_failed) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "wxauth: the code2session location gave no usable answer (too large for "
                       "subrequest_output_buffer_size, malformed, or cut off)");
@@ -179,12 +179,12 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
         return;
     }
 
-    if (ctx->sr_rc == NGX_ERROR || ctx->sr_rc >= NGX_HTTP_SPECIAL_RESPONSE
-        || ctx->sr_status < 200 || ctx->sr_status > 299)
+    if (ctx->login.sr_rc == NGX_ERROR || ctx->login.sr_rc >= NGX_HTTP_SPECIAL_RESPONSE
+        || ctx->login.sr_status < 200 || ctx->login.sr_status > 299)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "wxauth: the code2session location answered with status %ui",
-                      ctx->sr_status ? ctx->sr_status : (ngx_uint_t) ctx->sr_rc);
+                      ctx->login.sr_status ? ctx->login.sr_status : (ngx_uint_t) ctx->login.sr_rc);
         ngx_http_wxauth_metric_inc(wxauth::Metric::wx_http_error);
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_unavailable);
         return;
@@ -208,8 +208,8 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
             return;
 
         case wxauth::Code2SessionResult::Kind::wx_error:
-            ctx->wx_errcode = res.errcode;
-            ctx->has_wx_errcode = 1;
+            ctx->login.wx_errcode = res.errcode;
+            ctx->login.has_wx_errcode = 1;
             ngx_http_wxauth_metric_inc(wxauth::wx_errcode_metric(res.errcode));
 
             if (wxauth::wx_errcode_is_misconfiguration(res.errcode)) {
@@ -268,7 +268,7 @@ ngx_http_wxauth_login_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 
     /* may be called more than once (an error page follows an upstream failure) */
 
-    ctx->sr_done = 1;
+    ctx->login.sr_done = 1;
 
     /*
      * A WeChat answer that does not fit subrequest_output_buffer_size, broken chunked framing,
@@ -283,18 +283,18 @@ ngx_http_wxauth_login_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     timed_out = ngx_http_wxauth_upstream_timed_out(sr);
 
     if ((rc == NGX_ERROR || c->error || timed_out) && !ngx_http_wxauth_client_failed(c)) {
-        ctx->sr_failed = 1;
-        ctx->sr_timed_out = timed_out ? 1 : 0;
+        ctx->login.sr_failed = 1;
+        ctx->login.sr_timed_out = timed_out ? 1 : 0;
         c->error = 0;
         rc = NGX_OK;
     }
 
-    if (ctx->sr_rc == NGX_OK || ctx->sr_rc == NGX_DONE) {
-        ctx->sr_rc = rc;
+    if (ctx->login.sr_rc == NGX_OK || ctx->login.sr_rc == NGX_DONE) {
+        ctx->login.sr_rc = rc;
     }
 
-    if (ctx->sr_status == 0 || ctx->sr_status == NGX_HTTP_OK) {
-        ctx->sr_status = sr->headers_out.status;
+    if (ctx->login.sr_status == 0 || ctx->login.sr_status == NGX_HTTP_OK) {
+        ctx->login.sr_status = sr->headers_out.status;
     }
 
     return rc;
@@ -350,7 +350,7 @@ ngx_http_wxauth_login_start(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     sr->request_body = NULL;
     sr->header_only = 0;
 
-    ctx->sr = sr;
+    ctx->login.sr = sr;
 
     r->write_event_handler = ngx_http_wxauth_login_resume;
 

@@ -18,13 +18,31 @@ static ngx_int_t ngx_http_wxauth_init_process(ngx_cycle_t *cycle);
 static void ngx_http_wxauth_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_wxauth_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_wxauth_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_set_content_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_wxauth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_code2session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_allowed_apps(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_wxauth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+
+
+/* what a handler directive makes of its location */
+typedef struct {
+    ngx_uint_t            kind;       /* NGX_HTTP_WXAUTH_HANDLER_* */
+    ngx_http_handler_pt   handler;    /* the location's content handler */
+} ngx_http_wxauth_handler_kind_t;
+
+static ngx_http_wxauth_handler_kind_t  ngx_http_wxauth_login_kind =
+    { NGX_HTTP_WXAUTH_HANDLER_LOGIN, ngx_http_wxauth_login_handler };
+static ngx_http_wxauth_handler_kind_t  ngx_http_wxauth_logout_kind =
+    { NGX_HTTP_WXAUTH_HANDLER_LOGOUT, ngx_http_wxauth_logout_handler };
+static ngx_http_wxauth_handler_kind_t  ngx_http_wxauth_signature_kind =
+    { NGX_HTTP_WXAUTH_HANDLER_SIGNATURE, ngx_http_wxauth_signature_handler };
+static ngx_http_wxauth_handler_kind_t  ngx_http_wxauth_decrypt_kind =
+    { NGX_HTTP_WXAUTH_HANDLER_DECRYPT, ngx_http_wxauth_decrypt_handler };
+static ngx_http_wxauth_handler_kind_t  ngx_http_wxauth_metrics_kind =
+    { NGX_HTTP_WXAUTH_HANDLER_METRICS, ngx_http_wxauth_metrics_handler };
 
 
 static ngx_command_t  ngx_http_wxauth_commands[] = {
@@ -73,38 +91,38 @@ static ngx_command_t  ngx_http_wxauth_commands[] = {
 
     { ngx_string("wxauth_login"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_wxauth_login,
+      ngx_http_wxauth_set_content_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_wxauth_login_kind },
 
     { ngx_string("wxauth_logout"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_wxauth_handler,
+      ngx_http_wxauth_set_content_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_HTTP_WXAUTH_HANDLER_LOGOUT,
-      NULL },
+      0,
+      &ngx_http_wxauth_logout_kind },
 
     { ngx_string("wxauth_verify_signature"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_wxauth_handler,
+      ngx_http_wxauth_set_content_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_HTTP_WXAUTH_HANDLER_SIGNATURE,
-      NULL },
+      0,
+      &ngx_http_wxauth_signature_kind },
 
     { ngx_string("wxauth_decrypt"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_wxauth_handler,
+      ngx_http_wxauth_set_content_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_HTTP_WXAUTH_HANDLER_DECRYPT,
-      NULL },
+      0,
+      &ngx_http_wxauth_decrypt_kind },
 
     { ngx_string("wxauth_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_wxauth_handler,
+      ngx_http_wxauth_set_content_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_HTTP_WXAUTH_HANDLER_METRICS,
-      NULL },
+      0,
+      &ngx_http_wxauth_metrics_kind },
 
     { ngx_string("wxauth_session_renew"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -440,7 +458,7 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (missing) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"wxauth_login\" in %V:%ui needs %s",
-                          &conf->login_file, conf->login_line, missing);
+                          &conf->handler_file, conf->handler_line, missing);
             return static_cast<char *>(NGX_CONF_ERROR);
         }
     }
@@ -575,60 +593,28 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* wxauth_login, wxauth_logout, wxauth_verify_signature, wxauth_decrypt, wxauth_metrics */
 static char *
-ngx_http_wxauth_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_wxauth_set_content_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
 
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_wxauth_handler_kind_t  *kind;
 
     if (wlcf->handler != NGX_HTTP_WXAUTH_HANDLER_NONE) {
         return const_cast<char *>("is duplicate, or another wxauth handler is set here");
     }
 
-    wlcf->handler = NGX_HTTP_WXAUTH_HANDLER_LOGIN;
-    wlcf->login_line = cf->conf_file->line;
-    wlcf->login_file = cf->conf_file->file.name;
+    kind = static_cast<ngx_http_wxauth_handler_kind_t *>(cmd->post);
+
+    wlcf->handler = kind->kind;
+    wlcf->handler_line = cf->conf_file->line;
+    wlcf->handler_file = cf->conf_file->file.name;
 
     clcf = static_cast<ngx_http_core_loc_conf_t *>(
                ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    clcf->handler = ngx_http_wxauth_login_handler;
-
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_wxauth_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
-
-    ngx_http_core_loc_conf_t  *clcf;
-
-    if (wlcf->handler != NGX_HTTP_WXAUTH_HANDLER_NONE) {
-        return const_cast<char *>("is duplicate, or another wxauth handler is set here");
-    }
-
-    wlcf->handler = cmd->offset;
-
-    clcf = static_cast<ngx_http_core_loc_conf_t *>(
-               ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-
-    switch (wlcf->handler) {
-    case NGX_HTTP_WXAUTH_HANDLER_LOGOUT:
-        clcf->handler = ngx_http_wxauth_logout_handler;
-        break;
-    case NGX_HTTP_WXAUTH_HANDLER_SIGNATURE:
-        clcf->handler = ngx_http_wxauth_signature_handler;
-        break;
-    case NGX_HTTP_WXAUTH_HANDLER_DECRYPT:
-        clcf->handler = ngx_http_wxauth_decrypt_handler;
-        break;
-    default:
-        clcf->handler = ngx_http_wxauth_metrics_handler;
-        break;
-    }
+    clcf->handler = kind->handler;
 
     return NGX_CONF_OK;
 }

@@ -50,8 +50,8 @@ typedef struct {
     ngx_str_t                       secret;
     ngx_str_t                       code2session;
 
-    ngx_uint_t                      login_line;    /* where wxauth_login was set */
-    ngx_str_t                       login_file;
+    ngx_uint_t                      handler_line;  /* where the handler directive is */
+    ngx_str_t                       handler_file;
 } ngx_http_wxauth_loc_conf_t;
 
 
@@ -81,51 +81,65 @@ typedef enum {
 } ngx_http_wxauth_state_e;
 
 
-struct ngx_http_wxauth_ctx_s {
-    ngx_http_wxauth_state_e         state;
-    wxauth::Error                   error;         /* why the request was refused */
+/* login: the WeChat exchange (ngx_http_wxauth_login.cpp) */
+typedef struct {
+    ngx_http_request_t             *sr;           /* the code2session subrequest */
+    ngx_int_t                       sr_rc;
+    ngx_uint_t                      sr_status;
     ngx_int_t                       wx_errcode;
+    ngx_str_t                       token;        /* the new session's */
+    time_t                          expires_in;
+    ngx_uint_t                      saved_log_level;
+    ngx_http_log_handler_pt         saved_log_handler;
+    unsigned                        sr_done:1;
+    unsigned                        sr_failed:1;   /* no usable answer: 502 */
+    unsigned                        sr_timed_out:1;   /* ... because it stalled: 504 */
     unsigned                        has_wx_errcode:1;
-    unsigned                        failed:1;      /* `error` is set: $wxauth_error */
+    unsigned                        log_hidden:1;
+} ngx_http_wxauth_login_part_t;
 
-    /* a refusal of the access phase that nginx answers (ngx_http_wxauth_refusal.cpp) */
-    unsigned                        refused:1;
+
+/* signature check and decryption: the client's input (ngx_http_wxauth_userdata.cpp) */
+typedef struct {
+    ngx_str_t                       data;         /* rawData, or encryptedData */
+    ngx_str_t                       proof;        /* signature, or iv */
+} ngx_http_wxauth_userdata_part_t;
+
+
+/* a refusal that nginx answers, given the module's JSON (ngx_http_wxauth_refusal.cpp) */
+typedef struct {
+    ngx_uint_t                      uri_changes;  /* where it happened */
+    ngx_str_t                       body;         /* the JSON error that replaces nginx's page */
+    unsigned                        refused:1;    /* by the access phase */
     unsigned                        replace_body:1;
     unsigned                        body_replaced:1;
-    ngx_uint_t                      refusal_uri_changes;
-    ngx_str_t                       error_body;
+} ngx_http_wxauth_refusal_part_t;
+
+
+struct ngx_http_wxauth_ctx_s {
+    ngx_http_wxauth_state_e         state;        /* of the session check */
+    wxauth::Error                   error;        /* why the request was refused */
+    unsigned                        failed:1;     /* `error` is set: $wxauth_error */
+    unsigned                        counted:1;    /* the check's outcome is in the metrics */
+    unsigned                        no_renewal:1; /* logout: the session is about to end */
 
     /* the caller's identity once a session check or a login succeeded */
     ngx_str_t                       openid;
     ngx_str_t                       unionid;
     ngx_str_t                       appid;
 
-    ngx_http_wxauth_redis_batch_t  *pending;
-    ngx_http_wxauth_step_done_pt    step_done;     /* the pending step's continuation */
-    ngx_http_wxauth_next_pt         next;          /* called when a lookup is done */
-
     /* the caller's session, once loaded (session_key never leaves the server) */
     ngx_str_t                       session_key;
     ngx_str_t                       storage_key;
 
-    /* signature check and decryption input */
-    ngx_str_t                       input1;
-    ngx_str_t                       input2;
+    /* the Redis step the request waits for */
+    ngx_http_wxauth_redis_batch_t  *pending;
+    ngx_http_wxauth_step_done_pt    step_done;    /* the pending step's continuation */
+    ngx_http_wxauth_next_pt         next;         /* called when a session load is done */
 
-    /* login */
-    ngx_http_request_t             *sr;
-    ngx_str_t                       token;
-    time_t                          expires_in;
-    ngx_int_t                       sr_rc;
-    ngx_uint_t                      sr_status;
-    ngx_uint_t                      saved_log_level;
-    ngx_http_log_handler_pt         saved_log_handler;
-    unsigned                        sr_done:1;
-    unsigned                        sr_failed:1;
-    unsigned                        sr_timed_out:1;
-    unsigned                        log_hidden:1;
-    unsigned                        counted:1;
-    unsigned                        no_renewal:1;  /* logout: the session is about to end */
+    ngx_http_wxauth_login_part_t     login;
+    ngx_http_wxauth_userdata_part_t  userdata;
+    ngx_http_wxauth_refusal_part_t   refusal;
 };
 
 

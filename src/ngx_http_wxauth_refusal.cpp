@@ -34,8 +34,8 @@ ngx_http_wxauth_refuse_in_access_phase(ngx_http_request_t *r, ngx_http_wxauth_ct
     ctx->state = NGX_HTTP_WXAUTH_FAILED;
     ctx->error = err;
     ctx->failed = 1;
-    ctx->refused = 1;
-    ctx->refusal_uri_changes = r->uri_changes;
+    ctx->refusal.refused = 1;
+    ctx->refusal.uri_changes = r->uri_changes;
 
     ngx_log_error(ngx_http_wxauth_log_level(err), r->connection->log, 0,
                   "wxauth: request refused: %s", wxauth::error_code(err));
@@ -99,12 +99,12 @@ ngx_http_wxauth_refusal_header_filter(ngx_http_request_t *r)
     /* the module context as it is: an internal redirect leaves none (or a recovered one) */
     ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
 
-    if (ctx != NULL && ctx->refused && ctx->refusal_uri_changes == r->uri_changes
+    if (ctx != NULL && ctx->refusal.refused && ctx->refusal.uri_changes == r->uri_changes
         && (ngx_uint_t) wxauth::http_status(ctx->error) == r->err_status)
     {
         err = ctx->error;
 
-    } else if (ctx != NULL && ctx->refused) {
+    } else if (ctx != NULL && ctx->refusal.refused) {
         return ngx_http_wxauth_next_header_filter(r);
 
     } else if (!ngx_http_wxauth_handler_location_error(r, &err)) {
@@ -119,7 +119,7 @@ ngx_http_wxauth_refusal_header_filter(ngx_http_request_t *r)
     try {
         std::string body = wxauth::error_json(err);
 
-        if (ngx_http_wxauth_copy_str(r->pool, &ctx->error_body, body.data(), body.size())
+        if (ngx_http_wxauth_copy_str(r->pool, &ctx->refusal.body, body.data(), body.size())
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -134,9 +134,9 @@ ngx_http_wxauth_refusal_header_filter(ngx_http_request_t *r)
         ctx->failed = 1;
     }
 
-    ctx->replace_body = 1;
+    ctx->refusal.replace_body = 1;
 
-    if (ngx_http_wxauth_set_json_headers(r, ctx->error_body.len) != NGX_OK) {
+    if (ngx_http_wxauth_set_json_headers(r, ctx->refusal.body.len) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -153,25 +153,25 @@ ngx_http_wxauth_refusal_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 
     ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
 
-    if (ctx == NULL || !ctx->replace_body || r != r->main) {
+    if (ctx == NULL || !ctx->refusal.replace_body || r != r->main) {
         return ngx_http_wxauth_next_body_filter(r, in);
     }
 
     /* nginx's page is dropped: the JSON error goes out once, as the whole body */
 
-    if (ctx->body_replaced) {
+    if (ctx->refusal.body_replaced) {
         return in ? NGX_OK : ngx_http_wxauth_next_body_filter(r, NULL);
     }
 
-    ctx->body_replaced = 1;
+    ctx->refusal.body_replaced = 1;
 
     b = static_cast<ngx_buf_t *>(ngx_calloc_buf(r->pool));
     if (b == NULL) {
         return NGX_ERROR;
     }
 
-    b->pos = ctx->error_body.data;
-    b->last = ctx->error_body.data + ctx->error_body.len;
+    b->pos = ctx->refusal.body.data;
+    b->last = ctx->refusal.body.data + ctx->refusal.body.len;
     b->memory = 1;
     b->last_buf = 1;
     b->last_in_chain = 1;

@@ -143,8 +143,8 @@ ngx_http_wxauth_userdata_compute(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *c
     ngx_http_wxauth_loc_conf_t *wlcf, std::string_view session_key)
 {
     if (wlcf->handler == NGX_HTTP_WXAUTH_HANDLER_SIGNATURE) {
-        if (!wxauth::verify_user_signature(ngx_http_wxauth_sv(ctx->input1), session_key,
-                                           ngx_http_wxauth_sv(ctx->input2)))
+        if (!wxauth::verify_user_signature(ngx_http_wxauth_sv(ctx->userdata.data), session_key,
+                                           ngx_http_wxauth_sv(ctx->userdata.proof)))
         {
             ngx_http_wxauth_finish(r, ctx, wxauth::Error::signature_mismatch);
             return;
@@ -155,7 +155,7 @@ ngx_http_wxauth_userdata_compute(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *c
     }
 
     wxauth::DecryptResult res = wxauth::decrypt_user_data(
-        ngx_http_wxauth_sv(ctx->input1), ngx_http_wxauth_sv(ctx->input2), session_key,
+        ngx_http_wxauth_sv(ctx->userdata.data), ngx_http_wxauth_sv(ctx->userdata.proof), session_key,
         ngx_http_wxauth_sv(ctx->appid), (std::int64_t) wlcf->watermark_max_age,
         (std::int64_t) ngx_time());
 
@@ -271,8 +271,8 @@ ngx_http_wxauth_userdata_body(ngx_http_request_t *r)
         if (!wxauth::json_string_field(body, name1, v1, found1)
             || !wxauth::json_string_field(body, name2, v2, found2)
             || !found1 || !found2 || v2.empty()
-            || ngx_http_wxauth_copy_str(r->pool, &ctx->input1, v1.data(), v1.size()) != NGX_OK
-            || ngx_http_wxauth_copy_str(r->pool, &ctx->input2, v2.data(), v2.size()) != NGX_OK)
+            || ngx_http_wxauth_copy_str(r->pool, &ctx->userdata.data, v1.data(), v1.size()) != NGX_OK
+            || ngx_http_wxauth_copy_str(r->pool, &ctx->userdata.proof, v2.data(), v2.size()) != NGX_OK)
         {
             ngx_http_wxauth_finish(r, ctx, wxauth::Error::invalid_request);
             return;

@@ -401,11 +401,11 @@ ngx_http_wxauth_log_error_handler(ngx_http_request_t *r, ngx_http_request_t *sr,
     ctx = static_cast<ngx_http_wxauth_ctx_t *>(
               ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
 
-    if (ctx == NULL || ctx->saved_log_handler == NULL) {
+    if (ctx == NULL || ctx->login.saved_log_handler == NULL) {
         return buf;
     }
 
-    last = ctx->saved_log_handler(r, sr, buf, len);
+    last = ctx->login.saved_log_handler(r, sr, buf, len);
 
     for (p = buf; last - p >= (ssize_t) sizeof(key) - 1; p++) {
 
@@ -453,11 +453,11 @@ ngx_http_wxauth_hide_secret_in_log(ngx_http_request_t *r)
         return;
     }
 
-    if (!ctx->log_hidden) {
-        ctx->saved_log_level = log->log_level;
-        ctx->saved_log_handler = mr->log_handler;
+    if (!ctx->login.log_hidden) {
+        ctx->login.saved_log_level = log->log_level;
+        ctx->login.saved_log_handler = mr->log_handler;
         mr->log_handler = ngx_http_wxauth_log_error_handler;
-        ctx->log_hidden = 1;
+        ctx->login.log_hidden = 1;
     }
 
     /* debug lines carry no context and go past the handler: no debug lines meanwhile */
@@ -477,12 +477,12 @@ ngx_http_wxauth_restore_log(ngx_http_request_t *r)
 
     ctx = static_cast<ngx_http_wxauth_ctx_t *>(
               ngx_http_get_module_ctx(mr, ngx_http_wxauth_module));
-    if (ctx == NULL || !ctx->log_hidden) {
+    if (ctx == NULL || !ctx->login.log_hidden) {
         return;
     }
 
-    r->connection->log->log_level = ctx->saved_log_level;
-    ctx->log_hidden = 0;
+    r->connection->log->log_level = ctx->login.saved_log_level;
+    ctx->login.log_hidden = 0;
 
     /* the handler stays: a late line about the finished subrequest is still masked */
 }
