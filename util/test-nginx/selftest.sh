@@ -12,7 +12,7 @@
 # After every step no nginx may be running on that step's server roots.
 # The three steps, the suites of step 1 (prove -j), the suites of step 2 and the
 # four kills of step 3 all run side by side: each suite gets free ports and a
-# server root of its own, util/test-nginx/t/servroot/NAME (t/own-ports).
+# server root of its own, util/test-nginx/t/servroots/NAME (t/own-ports).
 # --valgrind additionally runs t/001-basic.t with TEST_NGINX_USE_VALGRIND=1.
 #
 # Environment: TEST_NGINX_BINARY (default /usr/sbin/nginx if present, else
@@ -37,7 +37,7 @@ export TEST_NGINX_BINARY
 unset TEST_NGINX_PORT TEST_NGINX_SERVER_PORT TEST_NGINX_CLIENT_PORT TEST_NGINX_SERVROOT \
       TEST_NGINX_TCP_PORT TEST_NGINX_UDP_PORT TEST_NGINX_LOAD_MODULES
 own=t/own-ports
-servroot="$here/t/servroot"
+servroot="$here/t/servroots"
 jobs=${SELFTEST_JOBS:-4}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/tnginx-selftest.XXXXXX") || exit 2
