@@ -18,8 +18,9 @@
 #    fail with "ngx_http_wxauth_module requires ..." naming the Debian package.
 #
 # The tree of step 2 is kept in $WXAUTH_BUILD/addons and only reconfigured when config,
-# config.make, src/sources.list or this script changed (--fresh: always); make rebuilds what
-# changed. Everything else is in a temporary directory, removed on exit.
+# config.make, src/sources.list, this script or the nginx tree's conf_flags changed (--fresh:
+# always); make rebuilds what changed. Step 4 runs again whenever step 2 reconfigures.
+# Everything else is in a temporary directory, removed on exit.
 set -euo pipefail
 
 . "$(dirname "$0")/common.sh"
@@ -150,7 +151,8 @@ stamp=$work/.configured
 me=$WXAUTH_ROOT/util/test-build-addons.sh
 if [ "${1:-}" = --fresh ] || [ ! -f "$stamp" ] || [ "$WXAUTH_ROOT/config" -nt "$stamp" ] \
    || [ "$WXAUTH_ROOT/config.make" -nt "$stamp" ] \
-   || [ "$WXAUTH_ROOT/src/sources.list" -nt "$stamp" ] || [ "$me" -nt "$stamp" ]; then
+   || [ "$WXAUTH_ROOT/src/sources.list" -nt "$stamp" ] || [ "$me" -nt "$stamp" ] \
+   || [ "$src/conf_flags" -nt "$stamp" ] || [ "$src/auto/feature" -nt "$stamp" ]; then
     wxauth_log "two addons: configuring $src with conf_flags, a tiny C addon, then this module"
     rm -rf "$work"
     mkdir -p "$work"
@@ -236,25 +238,45 @@ nginx_pid=
 echo "test-build-addons: both addons build in one tree and answer in Debian's nginx"
 
 # --- 4. a missing library stops configure with a clear message ----------------------------
-bare=$tmp/nginx
-cp -a "$src" "$bare"
-chmod -R u+w "$bare"
-check_missing() {   # check_missing HEADER DEBIAN_PACKAGE
-    local header=$1 package=$2 shadow=$tmp/shadow-${1%%/*}
-    mkdir -p "$shadow/$(dirname "$header")"
-    echo "#error \"$header hidden by util/test-build-addons.sh\"" > "$shadow/$header"
-    if (cd "$bare" && ./configure --with-compat --with-cc-opt="-I $shadow" \
-            --add-dynamic-module="$WXAUTH_ROOT" >"$tmp/configure.out" 2>&1); then
-        fail "configure succeeded without $header"
-    fi
-    grep -q "error: ngx_http_wxauth_module requires" "$tmp/configure.out" \
-        && grep -q "package: $package" "$tmp/configure.out" || {
-        tail -n 15 "$tmp/configure.out" >&2
+# The three configure runs go side by side, each in its own copy of the tree. They depend on
+# nothing but what step 2 depends on: skipped while step 2's tree is unchanged since they passed.
+checked=$work/.missing-libraries-checked
+if [ -f "$checked" ]; then
+    echo "test-build-addons: missing libraries: checked already with this config (--fresh: again)"
+    echo "test-build-addons: all good"
+    exit 0
+fi
+wxauth_log "two addons: configure with a library hidden (hiredis, cJSON, libcrypto)"
+missing_start() {   # missing_start NAME HEADER: configure with HEADER replaced by an #error one
+    local name=$1 header=$2 dir=$tmp/missing-$1
+    mkdir -p "$dir/include/$(dirname "$header")"
+    echo "#error \"$header hidden by util/test-build-addons.sh\"" > "$dir/include/$header"
+    cp -a "$src" "$dir/nginx"
+    chmod -R u+w "$dir/nginx"
+    (
+        rc=0
+        cd "$dir/nginx" && ./configure --with-compat --with-cc-opt="-I $dir/include" \
+            --add-dynamic-module="$WXAUTH_ROOT" >"$dir/configure.out" 2>&1 || rc=$?
+        echo "$rc" >"$dir/rc"
+    ) &
+}
+missing_check() {   # missing_check NAME HEADER DEBIAN_PACKAGE
+    local name=$1 header=$2 package=$3 dir=$tmp/missing-$1
+    [ -f "$dir/rc" ] || fail "configure without $header did not finish"
+    [ "$(cat "$dir/rc")" != 0 ] || fail "configure succeeded without $header"
+    grep -q "error: ngx_http_wxauth_module requires" "$dir/configure.out" \
+        && grep -q "package: $package" "$dir/configure.out" || {
+        tail -n 15 "$dir/configure.out" >&2
         fail "configure without $header did not say which package is missing"
     }
-    echo "test-build-addons: without $header, configure stops: $(grep -m1 'requires' "$tmp/configure.out")"
+    echo "test-build-addons: without $header, configure stops: $(grep -m1 'requires' "$dir/configure.out")"
 }
-check_missing hiredis/async.h libhiredis-dev
-check_missing cjson/cJSON.h libcjson-dev
-check_missing openssl/evp.h libssl-dev
+missing_start hiredis hiredis/async.h
+missing_start cjson cjson/cJSON.h
+missing_start crypto openssl/evp.h
+wait
+missing_check hiredis hiredis/async.h libhiredis-dev
+missing_check cjson cjson/cJSON.h libcjson-dev
+missing_check crypto openssl/evp.h libssl-dev
+touch "$checked"
 echo "test-build-addons: all good"
