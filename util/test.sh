@@ -6,8 +6,8 @@
 # the Test::Nginx suites in t/ against a real redis-server and the real module loaded into
 # Debian's nginx.
 #
-#   util/test.sh            everything
-#   util/test.sh t/login.t  unit tests, then only the named suites
+#   util/test.sh                everything
+#   util/test.sh t/001-login.t  unit tests, then only the named suites
 #
 # Environment: TEST_NGINX_USE_VALGRIND=1 runs nginx under valgrind (slow);
 # WXAUTH_SKIP_INSTALL=1 skips the package check.
