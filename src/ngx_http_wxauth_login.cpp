@@ -21,38 +21,11 @@
 
 
 static void
-ngx_http_wxauth_count_login(wxauth::Error err)
-{
-    ngx_http_wxauth_metric_inc(wxauth::failure_metric(wxauth::Flow::login, err));
-}
-
-
-static void
 ngx_http_wxauth_login_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     wxauth::Error err)
 {
-    ngx_int_t  rc;
-
-    ctx->error = err;
-    ctx->failed = 1;
-
-    ngx_http_wxauth_count_login(err);
-
     ngx_http_wxauth_restore_log(r);
-
-    if (ctx->login.has_wx_errcode) {
-        ngx_log_error(ngx_http_wxauth_log_level(err), r->connection->log, 0,
-                      "wxauth: login refused: %s (WeChat errcode %i)",
-                      wxauth::error_code(err), ctx->login.wx_errcode);
-    } else {
-        ngx_log_error(ngx_http_wxauth_log_level(err), r->connection->log, 0,
-                      "wxauth: login refused: %s", wxauth::error_code(err));
-    }
-
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    rc = ngx_http_wxauth_send_error(r, err, ctx->login.wx_errcode, ctx->login.has_wx_errcode);
-    ngx_http_finalize_request(r, rc);
+    ngx_http_wxauth_refuse(r, ctx, err);
 }
 
 
@@ -61,7 +34,6 @@ static void
 ngx_http_wxauth_login_stored(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     ngx_uint_t outcome, const std::vector<wxauth::ReplyView> &replies)
 {
-    ngx_int_t                    rc;
     ngx_http_wxauth_loc_conf_t  *wlcf;
 
     wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
@@ -90,10 +62,7 @@ ngx_http_wxauth_login_stored(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "wxauth: login succeeded for app \"%V\"", &ctx->appid);
 
-    rc = ngx_http_wxauth_send_json(r, NGX_HTTP_OK, body.data(), body.size());
-    ngx_http_wxauth_metric_inc(wxauth::success_metric(wxauth::Flow::login));
-
-    ngx_http_finalize_request(r, rc);
+    ngx_http_wxauth_answer(r, body.data(), body.size());
 }
 
 
@@ -400,7 +369,9 @@ ngx_int_t
 ngx_http_wxauth_login_handler(ngx_http_request_t *r)
 {
     if (!(r->method & NGX_HTTP_POST)) {
-        ngx_http_wxauth_count_login(wxauth::Error::method_not_allowed);
+        wxauth::Error  err = wxauth::Error::method_not_allowed;
+
+        ngx_http_wxauth_count_outcome(r, &err);
         return ngx_http_wxauth_send_not_allowed(r, "POST");
     }
 
@@ -409,7 +380,9 @@ ngx_http_wxauth_login_handler(ngx_http_request_t *r)
             r->keepalive = 0;
         }
 
-        ngx_http_wxauth_count_login(wxauth::Error::invalid_request);
+        wxauth::Error  err = wxauth::Error::invalid_request;
+
+        ngx_http_wxauth_count_outcome(r, &err);
         return ngx_http_wxauth_send_error(r, wxauth::Error::invalid_request, 0, 0);
     }
 

@@ -153,10 +153,20 @@ ngx_http_wxauth_sv(const ngx_str_t &s)
 }
 
 
-/* ngx_http_wxauth_util.cpp */
+/* ngx_http_wxauth_context.cpp */
 ngx_http_wxauth_ctx_t *ngx_http_wxauth_find_ctx(ngx_http_request_t *r);
 ngx_http_wxauth_ctx_t *ngx_http_wxauth_get_ctx(ngx_http_request_t *r);
 void ngx_http_wxauth_park(ngx_http_request_t *r);
+ngx_int_t ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst,
+    const char *data, size_t len);
+ngx_int_t ngx_http_wxauth_read_body(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt body_handler);
+ngx_int_t ngx_http_wxauth_request_body(ngx_http_request_t *r, size_t max, std::string &body);
+ngx_int_t ngx_http_wxauth_start_body_handler(ngx_http_request_t *r, ngx_uint_t methods,
+    const char *allow, ngx_http_client_body_handler_pt body_handler);
+bool ngx_http_wxauth_handler_flow(ngx_uint_t handler, wxauth::Flow *flow);
+
+/* ngx_http_wxauth_response.cpp */
 ngx_int_t ngx_http_wxauth_send_response(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, const char *allow, const char *data, size_t len);
 ngx_int_t ngx_http_wxauth_set_json_headers(ngx_http_request_t *r, size_t len);
@@ -165,14 +175,14 @@ ngx_int_t ngx_http_wxauth_send_json(ngx_http_request_t *r, ngx_uint_t status,
 ngx_int_t ngx_http_wxauth_send_not_allowed(ngx_http_request_t *r, const char *allow);
 ngx_int_t ngx_http_wxauth_send_error(ngx_http_request_t *r, wxauth::Error err,
     ngx_int_t wx_errcode, ngx_flag_t has_wx_errcode);
-ngx_int_t ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst,
-    const char *data, size_t len);
+void ngx_http_wxauth_count_outcome(ngx_http_request_t *r, const wxauth::Error *err);
+void ngx_http_wxauth_refuse(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    wxauth::Error err);
+void ngx_http_wxauth_answer(ngx_http_request_t *r, const char *body, size_t len);
+
+/* ngx_http_wxauth_log.cpp */
 ngx_uint_t ngx_http_wxauth_log_level(wxauth::Error err);
 void ngx_http_wxauth_log_note(ngx_http_request_t *r, const wxauth::LogNote &note);
-bool ngx_http_wxauth_handler_flow(ngx_uint_t handler, wxauth::Flow *flow);
-ngx_int_t ngx_http_wxauth_read_body(ngx_http_request_t *r,
-    ngx_http_client_body_handler_pt body_handler);
-ngx_int_t ngx_http_wxauth_request_body(ngx_http_request_t *r, size_t max, std::string &body);
 void ngx_http_wxauth_hide_secret_in_log(ngx_http_request_t *r);
 void ngx_http_wxauth_restore_log(ngx_http_request_t *r);
 
@@ -188,12 +198,12 @@ ngx_int_t ngx_http_wxauth_read_token(ngx_http_request_t *r,
 ngx_int_t ngx_http_wxauth_session_load(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     ngx_http_wxauth_next_pt next);
 
-/* ngx_http_wxauth_userdata.cpp */
+/* ngx_http_wxauth_logout.cpp */
 ngx_int_t ngx_http_wxauth_logout_handler(ngx_http_request_t *r);
+
+/* ngx_http_wxauth_userdata.cpp */
 ngx_int_t ngx_http_wxauth_signature_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wxauth_decrypt_handler(ngx_http_request_t *r);
-void ngx_http_wxauth_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
-    wxauth::Error err);
 
 /* ngx_http_wxauth_login.cpp */
 ngx_int_t ngx_http_wxauth_login_handler(ngx_http_request_t *r);

@@ -1,6 +1,6 @@
 /*
- * Handlers that act for an authenticated caller: logout, the rawData signature check and the
- * decryption of encryptedData with the caller's newest session_key.
+ * Handlers that act with the caller's session_key: the rawData signature check and the
+ * decryption of encryptedData, with the caller's newest session_key.
  *
  *   body read -> session lookup (or the access phase's) -> newest session_key -> answer
  */
@@ -17,125 +17,6 @@
 #define NGX_HTTP_WXAUTH_MAX_USERDATA_BODY  32768
 
 
-static void
-ngx_http_wxauth_count_userdata(ngx_http_request_t *r, const wxauth::Error *err)
-{
-    wxauth::Flow                 flow;
-    ngx_http_wxauth_loc_conf_t  *wlcf;
-
-    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
-               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
-
-    if (ngx_http_wxauth_handler_flow(wlcf->handler, &flow)) {
-        ngx_http_wxauth_metric_inc(err ? wxauth::failure_metric(flow, *err)
-                                       : wxauth::success_metric(flow));
-    }
-}
-
-
-void
-ngx_http_wxauth_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx, wxauth::Error err)
-{
-    ngx_int_t  rc;
-
-    ctx->error = err;
-    ctx->failed = 1;
-
-    ngx_log_error(ngx_http_wxauth_log_level(err), r->connection->log, 0,
-                  "wxauth: request refused: %s", wxauth::error_code(err));
-
-    ngx_http_wxauth_count_userdata(r, &err);
-
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    rc = ngx_http_wxauth_send_error(r, err, 0, 0);
-    ngx_http_finalize_request(r, rc);
-}
-
-
-static void
-ngx_http_wxauth_answer(ngx_http_request_t *r, const std::string &body)
-{
-    ngx_int_t  rc;
-
-    ngx_http_wxauth_count_userdata(r, NULL);
-
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    rc = ngx_http_wxauth_send_json(r, NGX_HTTP_OK, body.data(), body.size());
-    ngx_http_finalize_request(r, rc);
-}
-
-
-/* logout: the shared session load, then the record is deleted */
-
-static void
-ngx_http_wxauth_logout_done(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
-    ngx_uint_t outcome, const std::vector<wxauth::ReplyView> &replies)
-{
-    if (outcome != NGX_HTTP_WXAUTH_REDIS_OK) {
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
-        return;
-    }
-
-    wxauth::LogoutResult res = wxauth::logout_result(replies);
-
-    if (res.error) {
-        ngx_http_wxauth_finish(r, ctx, *res.error);
-        return;
-    }
-
-    if (res.log) {
-        ngx_http_wxauth_log_note(r, *res.log);
-    }
-
-    ngx_http_wxauth_answer(r, "{\"logged_out\":true}");
-}
-
-
-static void
-ngx_http_wxauth_logout_session(ngx_http_request_t *r)
-{
-    ngx_http_wxauth_ctx_t  *ctx;
-
-    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
-
-    if (ctx->state != NGX_HTTP_WXAUTH_PASSED) {
-        ngx_http_wxauth_finish(r, ctx, ctx->error);
-        return;
-    }
-
-    /* deleting the record ends the session on every node sharing this Redis */
-    if (ngx_http_wxauth_redis_step(r, ctx,
-                                   wxauth::logout_commands(ngx_http_wxauth_sv(ctx->storage_key)),
-                                   ngx_http_wxauth_logout_done)
-        != NGX_AGAIN)
-    {
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
-    }
-}
-
-
-static void
-ngx_http_wxauth_logout_body(ngx_http_request_t *r)
-{
-    ngx_http_wxauth_ctx_t  *ctx;
-
-    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
-
-    try {
-        ctx->no_renewal = 1;   /* a session about to end is not extended */
-
-        if (ngx_http_wxauth_session_load(r, ctx, ngx_http_wxauth_logout_session) == NGX_DONE) {
-            ngx_http_wxauth_logout_session(r);
-        }
-
-    } catch (...) {
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::internal_error);
-    }
-}
-
-
 /* signature check and decryption */
 
 static void
@@ -146,11 +27,11 @@ ngx_http_wxauth_userdata_compute(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *c
         if (!wxauth::verify_user_signature(ngx_http_wxauth_sv(ctx->userdata.data), session_key,
                                            ngx_http_wxauth_sv(ctx->userdata.proof)))
         {
-            ngx_http_wxauth_finish(r, ctx, wxauth::Error::signature_mismatch);
+            ngx_http_wxauth_refuse(r, ctx, wxauth::Error::signature_mismatch);
             return;
         }
 
-        ngx_http_wxauth_answer(r, "{\"valid\":true}");
+        ngx_http_wxauth_answer(r, "{\"valid\":true}", sizeof("{\"valid\":true}") - 1);
         return;
     }
 
@@ -161,17 +42,17 @@ ngx_http_wxauth_userdata_compute(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *c
 
     switch (res.status) {
     case wxauth::DecryptStatus::ok:
-        ngx_http_wxauth_answer(r, res.plaintext);
+        ngx_http_wxauth_answer(r, res.plaintext.data(), res.plaintext.size());
         return;
     case wxauth::DecryptStatus::bad_input:
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::invalid_request);
+        ngx_http_wxauth_refuse(r, ctx, wxauth::Error::invalid_request);
         return;
     case wxauth::DecryptStatus::bad_padding:
     case wxauth::DecryptStatus::bad_json:
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::decrypt_failed);
+        ngx_http_wxauth_refuse(r, ctx, wxauth::Error::decrypt_failed);
         return;
     default:
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::watermark_mismatch);
+        ngx_http_wxauth_refuse(r, ctx, wxauth::Error::watermark_mismatch);
         return;
     }
 }
@@ -187,7 +68,7 @@ ngx_http_wxauth_userdata_key_loaded(ngx_http_request_t *r, ngx_http_wxauth_ctx_t
                ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
 
     if (outcome != NGX_HTTP_WXAUTH_REDIS_OK) {
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
+        ngx_http_wxauth_refuse(r, ctx, wxauth::Error::store_unavailable);
         return;
     }
 
@@ -200,7 +81,7 @@ ngx_http_wxauth_userdata_key_loaded(ngx_http_request_t *r, ngx_http_wxauth_ctx_t
     }
 
     if (res.error) {
-        ngx_http_wxauth_finish(r, ctx, *res.error);
+        ngx_http_wxauth_refuse(r, ctx, *res.error);
         return;
     }
 
@@ -220,7 +101,7 @@ ngx_http_wxauth_userdata_session(ngx_http_request_t *r)
                ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
 
     if (ctx->state != NGX_HTTP_WXAUTH_PASSED) {
-        ngx_http_wxauth_finish(r, ctx, ctx->error);
+        ngx_http_wxauth_refuse(r, ctx, ctx->error);
         return;
     }
 
@@ -232,12 +113,12 @@ ngx_http_wxauth_userdata_session(ngx_http_request_t *r)
                  ngx_http_wxauth_userdata_key_loaded);
 
     } catch (...) {
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::internal_error);
+        ngx_http_wxauth_refuse(r, ctx, wxauth::Error::internal_error);
         return;
     }
 
     if (rc != NGX_AGAIN) {
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::store_unavailable);
+        ngx_http_wxauth_refuse(r, ctx, wxauth::Error::store_unavailable);
     }
 }
 
@@ -257,7 +138,7 @@ ngx_http_wxauth_userdata_body(ngx_http_request_t *r)
         std::string body, v1, v2;
 
         if (ngx_http_wxauth_request_body(r, NGX_HTTP_WXAUTH_MAX_USERDATA_BODY, body) != NGX_OK) {
-            ngx_http_wxauth_finish(r, ctx, wxauth::Error::invalid_request);
+            ngx_http_wxauth_refuse(r, ctx, wxauth::Error::invalid_request);
             return;
         }
 
@@ -274,12 +155,12 @@ ngx_http_wxauth_userdata_body(ngx_http_request_t *r)
             || ngx_http_wxauth_copy_str(r->pool, &ctx->userdata.data, v1.data(), v1.size()) != NGX_OK
             || ngx_http_wxauth_copy_str(r->pool, &ctx->userdata.proof, v2.data(), v2.size()) != NGX_OK)
         {
-            ngx_http_wxauth_finish(r, ctx, wxauth::Error::invalid_request);
+            ngx_http_wxauth_refuse(r, ctx, wxauth::Error::invalid_request);
             return;
         }
 
     } catch (...) {
-        ngx_http_wxauth_finish(r, ctx, wxauth::Error::internal_error);
+        ngx_http_wxauth_refuse(r, ctx, wxauth::Error::internal_error);
         return;
     }
 
@@ -290,38 +171,17 @@ ngx_http_wxauth_userdata_body(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
-ngx_http_wxauth_start(ngx_http_request_t *r, ngx_uint_t methods, const char *allow,
-    ngx_http_client_body_handler_pt body_handler)
-{
-    if (!(r->method & methods)) {
-        wxauth::Error  err = wxauth::Error::method_not_allowed;
-
-        ngx_http_wxauth_count_userdata(r, &err);
-        return ngx_http_wxauth_send_not_allowed(r, allow);
-    }
-
-    return ngx_http_wxauth_read_body(r, body_handler);
-}
-
-
-ngx_int_t
-ngx_http_wxauth_logout_handler(ngx_http_request_t *r)
-{
-    return ngx_http_wxauth_start(r, NGX_HTTP_POST|NGX_HTTP_DELETE, "POST, DELETE",
-                                 ngx_http_wxauth_logout_body);
-}
 
 
 ngx_int_t
 ngx_http_wxauth_signature_handler(ngx_http_request_t *r)
 {
-    return ngx_http_wxauth_start(r, NGX_HTTP_POST, "POST", ngx_http_wxauth_userdata_body);
+    return ngx_http_wxauth_start_body_handler(r, NGX_HTTP_POST, "POST", ngx_http_wxauth_userdata_body);
 }
 
 
 ngx_int_t
 ngx_http_wxauth_decrypt_handler(ngx_http_request_t *r)
 {
-    return ngx_http_wxauth_start(r, NGX_HTTP_POST, "POST", ngx_http_wxauth_userdata_body);
+    return ngx_http_wxauth_start_body_handler(r, NGX_HTTP_POST, "POST", ngx_http_wxauth_userdata_body);
 }
