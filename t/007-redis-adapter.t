@@ -25,15 +25,13 @@
 #                               answer, so that reply and FIN reach the worker
 #                               in one event when it goes on (SIGCONT)
 #
-# The stand-in is started here and stopped in the END block below, the private
-# redis-server by WxAuthStandIns ($TEST_NGINX_REDIS_SERVER names its binary).
+# Both are started by t/lib/WxAuthStandIns.pm and stopped when the suite ends
+# ($TEST_NGINX_REDIS_SERVER names the redis-server binary, default: from PATH).
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use WxAuthTest;
 use WxAuthStandIns;
-use File::Temp ();
-use IO::Socket::INET ();
 use POSIX ();
 use Time::HiRes ();
 
@@ -44,9 +42,6 @@ our $AppId  = $WxAuthTest::AppId;
 
 our $Alice      = 'xq1mK0b9T3-vRj5Zp2LhWc8Nf4Ds7Gy6Ea0Uo1Ii2Kk';   # plain lookups
 our $CloseToken = 'Zc7Q2nVr5Lm8Xp1Kd4Hs6Jt9Wb3Gf0Ty2Ne5Ra8Uq1O';   # fake Redis closes after it
-
-my $Parent = $$;
-my @Started;   # pids of the servers started here
 
 #---------------------------------------------------------------------------
 # A private redis-server
@@ -76,51 +71,7 @@ our %FakeCloseAfter = (WxAuthTest::session_key($Prefix, $CloseToken) => 1);
 
 our $PidFile = $Test::Nginx::Util::PidFile;
 
-sub start_fake_redis {
-    my $listener = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1',
-                                         LocalPort => 0, Proto => 'tcp', ReuseAddr => 1)
-        or die "t/007: cannot listen for the fake redis: $!\n";
-    my $port = $listener->sockport;
-    my $pid = fork;
-    die "t/007: fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        eval { fake_redis_main($listener) };
-        POSIX::_exit(0);   # never the test's own END blocks
-    }
-    close $listener;
-    push @Started, $pid;
-    return $port;
-}
-
-sub own_signals {
-    # whatever handlers the test runner set: not for the servers of this suite
-    $SIG{$_} = 'DEFAULT' for qw(INT HUP QUIT PIPE ALRM CHLD);
-}
-
-# One process accepts, one process per connection answers.
-sub fake_redis_main {
-    my $listener = shift;
-    my %kids;
-    own_signals();
-    $SIG{TERM} = sub { kill 'TERM', keys %kids; POSIX::_exit(0) };
-    $SIG{CHLD} = sub {
-        while ((my $k = waitpid(-1, POSIX::WNOHANG())) > 0) { delete $kids{$k} }
-    };
-    while (1) {
-        my $c = $listener->accept or next;   # interrupted by SIGCHLD
-        my $k = fork;
-        if (defined $k && $k == 0) {
-            own_signals();
-            $SIG{TERM} = 'DEFAULT';
-            close $listener;
-            alarm 300;   # whatever happens, never outlive the suite by much
-            eval { fake_redis_serve($c) };
-            POSIX::_exit(0);
-        }
-        $kids{$k} = 1 if $k;
-        close $c;
-    }
-}
+sub start_fake_redis { WxAuthStandIns::tcp_server(\&fake_redis_serve) }
 
 # One RESP command (an array of bulk strings) off the front of $$buf, or undef
 # when it is not complete yet.
@@ -209,20 +160,6 @@ sub answer_and_close_while_stopped {
 
 $ENV{TEST_NGINX_OWN_REDIS_PORT}  = start_own_redis();
 $ENV{TEST_NGINX_FAKE_REDIS_PORT} = start_fake_redis();
-
-END {
-    if ($$ == $Parent) {
-        local $?;   # waitpid sets it: the test's exit status must stay
-        kill 'TERM', @Started;
-        for my $pid (@Started) {
-            for (1 .. 100) {
-                last if waitpid($pid, POSIX::WNOHANG()) != 0;
-                Time::HiRes::sleep(0.05);
-            }
-            kill 'KILL', $pid if waitpid($pid, POSIX::WNOHANG()) == 0;
-        }
-    }
-}
 
 our $Config = <<"_EOC_";
     location /api/ {

@@ -3,6 +3,8 @@ package WxAuthStandIns;
 # Peers that misbehave, for the suites in t/, started in the test process and
 # stopped when it ends (also when a test dies):
 #
+# - tcp_server(\&serve): a loopback server running serve(socket) for every
+#   connection (t/007's stand-in Redis);
 # - raw_http_server(%answers): an HTTP server that answers each request path
 #   with the exact bytes given (or runs a sub on the socket), so that a suite
 #   can send what nginx itself would never produce: broken chunked framing, a
@@ -52,13 +54,11 @@ END {
 #---------------------------------------------------------------------------
 # Raw HTTP
 
-# raw_http_server(path => answer, ...) -> port
-# `answer` is the whole response as bytes, or a sub called with the client
-# socket (it writes what it wants, sleeps, closes). The request's path (query
-# string removed) picks the answer; an unknown path gets a 404. One process
-# per connection, so that a stalled answer holds up nobody else.
-sub raw_http_server {
-    my %answers = @_;
+# tcp_server(\&serve) -> port: a loopback server of the test process; one
+# process accepts, and every connection gets a process of its own that runs
+# serve(socket), so that a peer that stalls holds up nobody else.
+sub tcp_server {
+    my $serve = shift;
     my $listener = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
                                          LocalPort => 0, Proto => 'tcp', ReuseAddr => 1)
         or die "WxAuthStandIns: cannot listen: $!\n";
@@ -67,7 +67,7 @@ sub raw_http_server {
     my $pid = fork;
     die "WxAuthStandIns: fork: $!\n" unless defined $pid;
     if ($pid == 0) {
-        eval { _serve_raw($listener, \%answers) };
+        eval { _accept_loop($listener, $serve) };
         POSIX::_exit(0);   # never the test's own END blocks
     }
     close $listener;
@@ -75,8 +75,8 @@ sub raw_http_server {
     return $port;
 }
 
-sub _serve_raw {
-    my ($listener, $answers) = @_;
+sub _accept_loop {
+    my ($listener, $serve) = @_;
     my %kids;
     _own_signals();
     $SIG{TERM} = sub { kill 'TERM', keys %kids; POSIX::_exit(0) };
@@ -89,13 +89,22 @@ sub _serve_raw {
         if (defined $k && $k == 0) {
             _own_signals();
             close $listener;
-            alarm 120;   # whatever happens, never outlive the suite by much
-            eval { _answer_raw($c, $answers) };
+            alarm 300;   # whatever happens, never outlive the suite by much
+            eval { $serve->($c) };
             POSIX::_exit(0);
         }
         $kids{$k} = 1 if $k;
         close $c;
     }
+}
+
+# raw_http_server(path => answer, ...) -> port
+# `answer` is the whole response as bytes, or a sub called with the client
+# socket (it writes what it wants, sleeps, closes). The request's path (query
+# string removed) picks the answer; an unknown path gets a 404.
+sub raw_http_server {
+    my %answers = @_;
+    return tcp_server(sub { _answer_raw(shift, \%answers) });
 }
 
 sub _answer_raw {

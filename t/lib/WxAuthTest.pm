@@ -24,6 +24,16 @@ our $Timeout   = 3;
 # The session_key WeChat's documentation uses in its examples: base64 of 16 bytes.
 our $SessionKey = 'HyVFkGl5F5OQWJZZaNzBBg==';
 
+# WeChat's published vectors: the signature example (rawData, signed with
+# $SessionKey) and the decryption demo (appid wx4f4bc4dec97d474b).
+our $RawData    = '{"nickName":"Band","gender":1,"language":"zh_CN","city":"Guangzhou","province":"Guangdong","country":"CN","avatarUrl":"http://wx.qlogo.cn/mmopen/vi_32/1vZvI39NWFQ9XM4LtQpFrQJ1xlgZxx3w7bQxKARol6503Iuswjjn6nIGBiaycAjAtpujxyzYsrztuuICqIM5ibXQ/0"}';
+our $Signature  = '75e81ceda165f4ffa64f4068af58c64b8f54b88c';
+our $DemoAppId  = 'wx4f4bc4dec97d474b';
+our $DemoOpenId = 'oGZUI0egBJY1zhBYw2KhdUfwVJJE';
+our $DemoKey    = 'tiihtNczf5v6AKRyjwEUhQ==';
+our $DemoIv     = 'r7BXXKkLb8qrSNn05n0qiA==';
+our $DemoData   = 'CiyLU1Aw2KjvrjMdj8YKliAjtP4gsMZMQmRzooG2xrDcvSnxIMXFufNstNGTyaGS9uT5geRa0W4oTOb1WT7fJlAC+oNPdbB+3hVbJSRgv+4lGOETKUQz6OYStslQ142dNCuabNPGBzlooOmB231qMM85d2/fV6ChevvXvQP8Hkue1poOFtnEtpyxVLW1zAo6/1Xx1COxFvrc2d7UL/lmHInNlxuacJXwu0fjpXfz/YqYzBIBzD6WUfTIF9GRHpOn/Hz7saL8xz+W//FRAUid1OksQaQx4CMs8LOddcQhULW4ucetDf96JcR3g0gfRK4PC7E/r7Z6xNrXd2UIeorGj5Ef7b1pJAYB6Y5anaHqZ9J6nKEBvB4DnNLIVWSgARns/8wR2SiRS7MNACwTyrGvt9ts8p12PKFdlqYTopNHR1Vf7XjfhQlVsAJdNiKdYmYVoKlaRv85IfVunYzO0IKXsyl7JCUjCpoG20f0a04COwfneQAGGwd5oa+T8yO5hzuyDb/XcxxmK01EpqOyuxINew==';
+
 # The mini-program the suites log in to, and its AppSecret: a value that must
 # never show up in an error log.
 our $AppId  = 'wx51a4cc1e0a5e0001';
