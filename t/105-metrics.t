@@ -15,6 +15,7 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use WxAuthTest;
 use JSON::PP ();
+use File::Temp ();
 
 WxAuthTest::setup_ports();
 $ENV{TEST_NGINX_BLACKHOLE_PORT} ||= WxAuthTest::blackhole();
@@ -211,6 +212,28 @@ our @Families = (
     [wxauth_redis_command_duration_seconds => 'histogram'],
     [wxauth_redis_connections => 'gauge'],
 );
+
+# promtool_check(test name, text): Prometheus's own linter accepts the scrape
+# (`promtool check metrics`, Debian package prometheus). Without promtool the
+# check is skipped, unless WXAUTH_REQUIRE_PROMTOOL is set (util/test.sh).
+sub promtool_check {
+    my ($name, $text) = @_;
+    my $promtool = grep { -x "$_/promtool" } split /:/, $ENV{PATH} || '';
+    SKIP: {
+        if (!$promtool) {
+            fail("$name - promtool is installed (Debian package prometheus)")
+                if $ENV{WXAUTH_REQUIRE_PROMTOOL};
+            skip("promtool is not installed (Debian package prometheus)", 1);
+        }
+        my ($fh, $file) = File::Temp::tempfile('wxauth-scrape-XXXXXX', TMPDIR => 1,
+                                               UNLINK => 1);
+        print $fh $text;
+        close $fh;
+        my $out = `promtool check metrics < $file 2>&1`;
+        is($? >> 8, 0, "$name - promtool check metrics accepts the scrape")
+            or diag($out);
+    }
+}
 
 # --- check_after (eval: a sub) is called after each response with (name, body, index)
 WxAuthTest::add_checks();
@@ -437,4 +460,24 @@ sub {
         'wxauth_redis_errors_total{kind="error"}' => 0,
         'wxauth_redis_command_duration_seconds_count' => 0,
     });
+}
+
+
+
+=== TEST 6: promtool check metrics accepts a scrape after traffic of every kind
+--- init
+main::seed('RbNP7tyUzzFMjJh-ynJOaIZnvFo2Yw5doZMglFhlaws');
+--- more_headers eval
+["X-WX-Session: RbNP7tyUzzFMjJh-ynJOaIZnvFo2Yw5doZMglFhlaws", "", "X-WX-Session: not-a-token",
+ "Content-Type: application/json", "Content-Type: application/json", ""]
+--- request eval
+["GET /api/a", "GET /api/b", "GET /api/c", "POST /login\n" . '{"code":"good"}',
+ "POST /login\n" . '{"code":"blocked"}', "GET /metrics"]
+--- error_code eval
+[200, 401, 401, 200, 403, 200]
+--- check_after eval
+sub {
+    my ($name, $body, $idx) = @_;
+    return unless $idx == 5;
+    main::promtool_check($name, $body);
 }

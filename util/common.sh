@@ -15,6 +15,11 @@ WXAUTH_PACKAGES=(
     curl openssl
 )
 
+# What only the test command needs besides (promtool, for the metrics' format and rules).
+WXAUTH_TEST_PACKAGES=(
+    prometheus
+)
+
 wxauth_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 wxauth_install_missing() {

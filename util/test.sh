@@ -16,7 +16,7 @@ set -euo pipefail
 . "$(dirname "$0")/common.sh"
 cd "$WXAUTH_ROOT"
 
-[ "${WXAUTH_SKIP_INSTALL:-0}" = 1 ] || wxauth_install_missing
+[ "${WXAUTH_SKIP_INSTALL:-0}" = 1 ] || wxauth_install_missing "${WXAUTH_TEST_PACKAGES[@]}"
 wxauth_build
 
 wxauth_log "unit tests (ctest)"
@@ -53,7 +53,12 @@ if [ $# -eq 0 ]; then
     util/test-build-addons.sh
     wxauth_log "examples/nginx.conf with the module (nginx -t, TLS-verified login, wrong certificate)"
     examples/check.sh
+    wxauth_log "examples/prometheus: promtool check config and rules"
+    promtool check config examples/prometheus/prometheus.yml
 fi
+
+# t/105-metrics.t feeds a scrape to `promtool check metrics`: here it must not be skipped
+export WXAUTH_REQUIRE_PROMTOOL=1
 
 if [ $# -gt 0 ]; then
     prove "$@"
