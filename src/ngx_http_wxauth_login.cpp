@@ -214,17 +214,27 @@ ngx_http_wxauth_client_failed(ngx_connection_t *c)
 
 
 /*
- * After the headers, nginx reports an upstream timeout as NGX_ERROR like any other failure;
- * the event pipe still knows the (just closed, not yet reused) upstream connection, whose
- * read event tells whether its timer fired.
+ * After the headers, nginx reports an upstream timeout as NGX_ERROR like any other failure.
+ * Before 1.25.4 the event pipe still knows the (just closed, not yet reused) upstream
+ * connection, whose read event tells whether its timer fired. Since 1.25.4
+ * ngx_http_upstream_finalize_request() clears p->upstream when it closes that connection
+ * ("Upstream: fixed usage of closed sockets with filter finalization"); what is left is
+ * p->upstream_error, set by the read timeout (or by a failed recv(), such as a reset).
  */
 static bool
 ngx_http_wxauth_upstream_timed_out(ngx_http_request_t *sr)
 {
     ngx_http_upstream_t  *u = sr->upstream;
 
-    return u != NULL && u->pipe != NULL && u->pipe->upstream != NULL
-           && u->pipe->upstream->read->timedout;
+    if (u == NULL || u->pipe == NULL) {
+        return false;
+    }
+
+#if (nginx_version >= 1025004)
+    return u->pipe->upstream == NULL && u->pipe->upstream_error;
+#else
+    return u->pipe->upstream != NULL && u->pipe->upstream->read->timedout;
+#endif
 }
 
 
