@@ -15,6 +15,9 @@ WXAUTH_PACKAGES=(
     curl openssl
 )
 
+# What util/package.sh needs on top (debian/control's Build-Depends are in WXAUTH_PACKAGES).
+WXAUTH_PACKAGING_PACKAGES=(debhelper dpkg-dev lintian)
+
 wxauth_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 wxauth_install_missing() {
