@@ -119,10 +119,13 @@ rc=0
 WXAUTH_CLIENT_TEST_BASE=http://127.0.0.1:$port \
 WXAUTH_CLIENT_TEST_REDIS_PORT=$WXAUTH_REDIS_PORT \
 WXAUTH_CLIENT_TEST_APPID=$appid \
-    node --test client/test/client.test.js || rc=$?
-if [ "$rc" -ne 0 ]; then
+    node --test client/test/client.test.js | tee "$work/node.log" || rc=$?
+passed=$(sed -n 's/^# pass //p' "$work/node.log")
+failed=$(sed -n 's/^# fail //p' "$work/node.log")
+if [ "$rc" -ne 0 ] || [ "${passed:-0}" -eq 0 ]; then
     echo "test-client: FAILED (node --test exit $rc); nginx's error log ends with:" >&2
     tail -n 30 "$work/error.log" >&2
-    exit "$rc"
+    echo "client: ${passed:-0} passed, ${failed:-1} failed"
+    exit 1
 fi
-echo "client tests: passed"
+echo "client: $passed passed, $failed failed"
