@@ -215,9 +215,11 @@ function createClient(options) {
     return t ? Promise.resolve(t) : login();
   }
 
-  // The token `used` was refused: log in again, unless someone already did.
+  // The token `used` was refused: log in again, unless someone already did (this client, or
+  // another one on the same storage key: the storage is read again).
   function renew(used) {
     if (loginInFlight) return loginInFlight;
+    token = null;
     var current = getSession();
     if (current && current !== used) return Promise.resolve(current);
     return login();

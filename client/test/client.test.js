@@ -132,6 +132,18 @@ test('an expired session logs in again and the request is retried transparently'
   assert.equal(old.statusCode, 401);
   assert.equal(old.data.error, 'session_expired');
 
+  // another client on the same storage still holds the old token: it finds the new one in
+  // the storage when refused, without a login of its own
+  const sibling = createClient({ baseUrl: BASE, wx });
+  assert.equal(sibling.getSession(), second);
+  dropSession(second);
+  await client.request({ url: '/api/profile' });
+  assert.equal(wx.state.loginCalls, 3);
+  const res4 = await sibling.request({ url: '/api/profile' });
+  assert.equal(res4.data.openid, openid);
+  assert.equal(wx.state.loginCalls, 3, 'the sibling reused the new token');
+  assert.equal(sibling.getSession(), client.getSession());
+
   // a damaged stored token (invalid_session) is replaced the same way
   const damaged = setup('carol-damaged');
   damaged.wx.storage.set('wxauth_session', 'not-a-token');
