@@ -18,7 +18,7 @@ WXAUTH_PACKAGES=(
 # What util/package.sh needs on top (debian/control's Build-Depends are in WXAUTH_PACKAGES).
 WXAUTH_PACKAGING_PACKAGES=(debhelper dpkg-dev lintian)
 # What util/test-client.sh needs on top.
-WXAUTH_CLIENT_PACKAGES=(nodejs node-typescript)
+WXAUTH_CLIENT_PACKAGES=(nodejs node-acorn node-typescript)
 
 wxauth_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Tests the mini-program client (client/) against the real thing, with Node's own test runner:
 # Debian's nginx with the module built in build/, a redis-server and the WeChat stand-in, all on
-# free loopback ports and stopped by PID afterwards. First type-checks client/wxauth.d.ts with
-# tsc (Debian's node-typescript).
+# free loopback ports and stopped by PID afterwards. First checks that client/wxauth.js parses
+# as ES2015 (acorn, Debian's node-acorn) and type-checks client/wxauth.d.ts (tsc, Debian's
+# node-typescript).
 #
 #   util/test-client.sh        (util/test.sh runs it; the module must be built: util/test.sh
 #                               or util/demo.sh build it)
-# WXAUTH_SKIP_INSTALL=1 skips the package check (nodejs, node-typescript).
+# WXAUTH_SKIP_INSTALL=1 skips the package check (nodejs, node-acorn, node-typescript).
 set -euo pipefail
 
 . "$(dirname "$0")/common.sh"
@@ -27,6 +28,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+wxauth_log "acorn --ecma2015: client/wxauth.js is plain ES2015"
+acorn --ecma2015 --silent client/wxauth.js
 wxauth_log "tsc -p client: the declarations in client/wxauth.d.ts (client/test/types.ts)"
 tsc -p client
 
@@ -119,7 +122,7 @@ rc=0
 WXAUTH_CLIENT_TEST_BASE=http://127.0.0.1:$port \
 WXAUTH_CLIENT_TEST_REDIS_PORT=$WXAUTH_REDIS_PORT \
 WXAUTH_CLIENT_TEST_APPID=$appid \
-    node --test client/test/client.test.js | tee "$work/node.log" || rc=$?
+    node --test --test-reporter=tap client/test/client.test.js | tee "$work/node.log" || rc=$?
 passed=$(sed -n 's/^# pass //p' "$work/node.log")
 failed=$(sed -n 's/^# fail //p' "$work/node.log")
 if [ "$rc" -ne 0 ] || [ "${passed:-0}" -eq 0 ]; then
