@@ -88,11 +88,7 @@ sed -i '$d' "$work/nginx.conf"
 cat >>"$work/nginx.conf" <<EOF
 
     # ---- added by examples/check.sh ----
-    client_body_temp_path $work/body;
-    proxy_temp_path $work/proxy;
-    fastcgi_temp_path $work/fastcgi;
-    uwsgi_temp_path $work/uwsgi;
-    scgi_temp_path $work/scgi;
+$(wxauth_nginx_temp_paths "$work")
 
     server {
         listen 127.0.0.1:$wechat_port ssl;

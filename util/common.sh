@@ -91,6 +91,27 @@ wxauth_stop_pidfile() {
     kill -9 "$pid" 2>/dev/null || true
 }
 
+# nginx's temporary directories under DIR (inside http { }), for an nginx run with -p: Debian's
+# defaults (/var/lib/nginx/...) are not writable by everyone.
+#   wxauth_nginx_temp_paths DIR
+wxauth_nginx_temp_paths() {
+    local t
+    for t in client_body:body proxy uwsgi fastcgi scgi; do
+        printf '    %s_temp_path %s/%s;\n' "${t%%:*}" "$1" "${t#*:}"
+    done
+}
+
+# Waits (5 s at most) until URL answers over HTTP.
+#   wxauth_wait_for_url URL
+wxauth_wait_for_url() {
+    local i
+    for i in $(seq 1 50); do
+        curl -s -o /dev/null "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # nginx configuration of the WeChat stand-in (util/demo.sh, util/test-client.sh): the internal
 # code2session location of the front server, pointing at the stand-in ...
 #   wxauth_standin_code2session_location STANDIN_PORT

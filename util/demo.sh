@@ -204,11 +204,7 @@ events {
 
 http {
     access_log $scratch/logs/access.log;
-    client_body_temp_path $scratch/tmp/body;
-    proxy_temp_path $scratch/tmp/proxy;
-    fastcgi_temp_path $scratch/tmp/fastcgi;
-    uwsgi_temp_path $scratch/tmp/uwsgi;
-    scgi_temp_path $scratch/tmp/scgi;
+$(wxauth_nginx_temp_paths "$scratch/tmp")
     default_type application/octet-stream;
 
     # --- ngx_http_wxauth_module ---

@@ -49,11 +49,7 @@ events { worker_connections 256; }
 
 http {
     access_log $work/access.log;
-    client_body_temp_path $work/body;
-    proxy_temp_path $work/proxy;
-    fastcgi_temp_path $work/fastcgi;
-    uwsgi_temp_path $work/uwsgi;
-    scgi_temp_path $work/scgi;
+$(wxauth_nginx_temp_paths "$work")
 
     wxauth_redis 127.0.0.1:$WXAUTH_REDIS_PORT;
     wxauth_redis_timeout 300ms;
@@ -111,10 +107,7 @@ EOF
 
 /usr/sbin/nginx -t -q -e stderr -p "$work/" -c "$work/nginx.conf"
 /usr/sbin/nginx -e stderr -p "$work/" -c "$work/nginx.conf"
-for i in $(seq 1 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/metrics" && break
-    sleep 0.1
-done
+wxauth_wait_for_url "http://127.0.0.1:$port/metrics" || { tail -n 20 "$work/error.log" >&2; exit 1; }
 wxauth_log "nginx on 127.0.0.1:$port, redis on $WXAUTH_REDIS_PORT, WeChat stand-in on $standin_port"
 
 wxauth_log "node --test client/test/client.test.js ($(node --version))"

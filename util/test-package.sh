@@ -156,12 +156,9 @@ sed -i -e "s|listen 80 default_server;|listen 127.0.0.1:$web_port default_server
        -e "/listen \[::\]:80 default_server;/d" "$root/etc/nginx/sites-available/default"
 # starts Debian's nginx with its own configuration; $1: whether the module must be loaded
 stock_nginx_runs() {
-    local pid i loaded=no
+    local pid loaded=no
     inroot nginx || return 1
-    for i in $(seq 1 50); do
-        [ -s "$root/run/nginx.pid" ] && curl -s -o /dev/null "http://127.0.0.1:$web_port/" && break
-        sleep 0.1
-    done
+    wxauth_wait_for_url "http://127.0.0.1:$web_port/" || return 1
     pid=$(cat "$root/run/nginx.pid")
     grep -q ngx_http_wxauth_module.so "/proc/$pid/maps" && loaded=yes
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$web_port/")" = 200 ] || return 1
