@@ -21,137 +21,48 @@
 
 
 static void
-ngx_http_wxauth_count_login(wxauth::Error err)
-{
-    wxauth::Metric  m;
-
-    switch (err) {
-    case wxauth::Error::invalid_request:    m = wxauth::Metric::login_invalid_request; break;
-    case wxauth::Error::method_not_allowed: m = wxauth::Metric::login_method_not_allowed; break;
-    case wxauth::Error::invalid_code:       m = wxauth::Metric::login_invalid_code; break;
-    case wxauth::Error::user_blocked:       m = wxauth::Metric::login_user_blocked; break;
-    case wxauth::Error::rate_limited:       m = wxauth::Metric::login_rate_limited; break;
-    case wxauth::Error::wechat_unavailable: m = wxauth::Metric::login_wechat_unavailable; break;
-    case wxauth::Error::wechat_timeout:     m = wxauth::Metric::login_wechat_timeout; break;
-    case wxauth::Error::store_unavailable:  m = wxauth::Metric::login_store_unavailable; break;
-    default:                                m = wxauth::Metric::login_internal_error; break;
-    }
-
-    ngx_http_wxauth_metric_inc(m);
-}
-
-
-static void
-ngx_http_wxauth_count_wx_errcode(long errcode)
-{
-    wxauth::Metric  m;
-
-    switch (errcode) {
-    case 0:     m = wxauth::Metric::wx_errcode_0; break;
-    case -1:    m = wxauth::Metric::wx_errcode_minus1; break;
-    case 40029: m = wxauth::Metric::wx_errcode_40029; break;
-    case 40163: m = wxauth::Metric::wx_errcode_40163; break;
-    case 40226: m = wxauth::Metric::wx_errcode_40226; break;
-    case 45011: m = wxauth::Metric::wx_errcode_45011; break;
-    case 40013: m = wxauth::Metric::wx_errcode_40013; break;
-    case 40125: m = wxauth::Metric::wx_errcode_40125; break;
-    default:    m = wxauth::Metric::wx_errcode_other; break;
-    }
-
-    ngx_http_wxauth_metric_inc(m);
-}
-
-
-static void
 ngx_http_wxauth_login_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     wxauth::Error err)
 {
-    ngx_int_t  rc;
-
-    ngx_http_wxauth_count_login(err);
-
     ngx_http_wxauth_restore_log(r);
-
-    if (ctx->has_wx_errcode) {
-        ngx_log_error(ngx_http_wxauth_error_log_level(err), r->connection->log, 0,
-                      "wxauth: login refused: %s (WeChat errcode %i)",
-                      wxauth::error_code(err), ctx->wx_errcode);
-    } else {
-        ngx_log_error(ngx_http_wxauth_error_log_level(err), r->connection->log, 0,
-                      "wxauth: login refused: %s", wxauth::error_code(err));
-    }
-
-    r->write_event_handler = ngx_http_request_empty_handler;
-
-    rc = ngx_http_wxauth_send_error(r, err, ctx->wx_errcode, ctx->has_wx_errcode);
-    ngx_http_finalize_request(r, rc);
+    ngx_http_wxauth_refuse(r, ctx, err);
 }
 
 
+/* The session's batch answered (core: login_result). */
 static void
-ngx_http_wxauth_login_stored(void *data, ngx_uint_t outcome,
-    const std::vector<wxauth::ReplyView> &replies)
+ngx_http_wxauth_login_stored(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    ngx_uint_t outcome, const std::vector<wxauth::ReplyView> &replies)
 {
-    ngx_int_t                    rc;
-    ngx_connection_t            *c;
-    ngx_http_request_t          *r;
-    ngx_http_wxauth_ctx_t       *ctx;
+    ngx_http_wxauth_loc_conf_t  *wlcf;
 
-    r = static_cast<ngx_http_request_t *>(data);
-    c = r->connection;
-    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
-
-    ctx->pending = NULL;
+    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
 
     if (outcome != NGX_HTTP_WXAUTH_REDIS_OK) {
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);
-        ngx_http_run_posted_requests(c);
         return;
     }
 
-    for (size_t i = 1; i < replies.size(); i++) {
-        if (replies[i].outcome == wxauth::ReplyOutcome::error) {
-            ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                          "wxauth: redis refused a login bookkeeping command: %s",
-                          replies[i].text.c_str());
-            ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);
-            ngx_http_run_posted_requests(c);
-            return;
-        }
+    wxauth::LoginResult res = wxauth::login_result(
+        replies, wxauth::login_command_count(wlcf->single_session));
+
+    if (res.log) {
+        ngx_http_wxauth_log_note(r, *res.log);
     }
 
-    if (replies[0].outcome != wxauth::ReplyOutcome::ok) {
-        if (replies[0].outcome == wxauth::ReplyOutcome::error) {
-            ngx_log_error(NGX_LOG_ERR, c->log, 0,
-                          "wxauth: redis refused to store the session: %s",
-                          replies[0].text.c_str());
-        } else {
-            ngx_log_error(NGX_LOG_ALERT, c->log, 0,
-                          "wxauth: a new session token collided with a stored one");
-        }
-
-        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);
-        ngx_http_run_posted_requests(c);
+    if (res.error) {
+        ngx_http_wxauth_login_finish(r, ctx, *res.error);
         return;
     }
 
-    try {
-        std::string body = "{\"session\":\"" + std::string(ngx_http_wxauth_sv(ctx->token))
-                           + "\",\"expires_in\":" + std::to_string(ctx->expires_in) + "}";
+    std::string body = "{\"session\":\"" + std::string(ngx_http_wxauth_sv(ctx->login.token))
+                       + "\",\"expires_in\":" + std::to_string(ctx->login.expires_in) + "}";
 
-        ngx_log_error(NGX_LOG_INFO, c->log, 0, "wxauth: login succeeded for app \"%V\"",
-                      &ctx->appid);
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "wxauth: login succeeded for app \"%V\"", &ctx->appid);
 
-        rc = ngx_http_wxauth_send_json(r, NGX_HTTP_OK, body.data(), body.size());
-        ngx_http_wxauth_metric_inc(wxauth::Metric::login_ok);
-
-    } catch (...) {
-        rc = NGX_HTTP_INTERNAL_SERVER_ERROR;
-        ngx_http_wxauth_metric_inc(wxauth::Metric::login_internal_error);
-    }
-
-    ngx_http_finalize_request(r, rc);
-    ngx_http_run_posted_requests(c);
+    ngx_http_wxauth_answer(r, body.data(), body.size());
 }
 
 
@@ -159,66 +70,37 @@ static void
 ngx_http_wxauth_login_store(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     ngx_http_wxauth_loc_conf_t *wlcf, const wxauth::Code2SessionResult &res)
 {
-    wxauth::SessionRecord  rec;
+    wxauth::LoginPolicy  policy;
+
+    policy.prefix = ngx_http_wxauth_sv(wlcf->redis_prefix);
+    policy.appid = ngx_http_wxauth_sv(wlcf->appid);
+    policy.ttl = (std::int64_t) wlcf->session_ttl;
+    policy.renew = wlcf->session_renew ? true : false;
+    policy.max_lifetime = (std::int64_t) wlcf->session_max_lifetime;
+    policy.single_session = wlcf->single_session ? true : false;
 
     std::string token = wxauth::generate_token();
+    wxauth::LoginPlan plan = wxauth::login_commands(policy, token, res, (std::int64_t) ngx_time());
 
-    rec.openid = res.openid;
-    rec.session_key = res.session_key;
-    rec.unionid = res.unionid;
-    rec.appid = std::string(ngx_http_wxauth_sv(wlcf->appid));
-    rec.issued_at = (std::int64_t) ngx_time();
-    rec.ttl = (std::int64_t) wlcf->session_ttl;
-    rec.renew = wlcf->session_renew ? true : false;
-    rec.max_until = wlcf->session_max_lifetime
-                    ? rec.issued_at + (std::int64_t) wlcf->session_max_lifetime : 0;
-
-    std::string prefix(ngx_http_wxauth_sv(wlcf->redis_prefix));
-    std::string skey = wxauth::session_storage_key(prefix, token);
-    std::string expiry = std::to_string(wxauth::initial_expiry(rec, rec.issued_at));
-
-    /* one pipelined batch: the session, the user's newest session_key, and the policy */
-    std::vector<ngx_http_wxauth_redis_cmd_t> cmds{
-        { "SET", skey, wxauth::encode_session(rec), "EX", expiry, "NX" },
-        { "SET", wxauth::latest_key_storage_key(prefix, rec.appid, rec.openid), rec.session_key,
-          "EX", std::to_string(ngx_max(wlcf->session_ttl, wlcf->session_max_lifetime)) }
-    };
-
-    if (wlcf->single_session) {
-        /* end the user's older sessions of this app, remember this one */
-        cmds.push_back({ "EVAL",
-            "local old = redis.call('SMEMBERS', KEYS[1]) "
-            "for _, k in ipairs(old) do redis.call('DEL', k) end "
-            "redis.call('DEL', KEYS[1]) "
-            "redis.call('SADD', KEYS[1], ARGV[1]) "
-            "redis.call('EXPIRE', KEYS[1], ARGV[2]) "
-            "return #old",
-            "1", wxauth::user_sessions_storage_key(prefix, rec.appid, rec.openid), skey,
-            std::to_string(ngx_max(wlcf->session_ttl, wlcf->session_max_lifetime)) });
-    }
-
-    if (ngx_http_wxauth_copy_str(r->pool, &ctx->token, token.data(), token.size()) != NGX_OK
-        || ngx_http_wxauth_copy_str(r->pool, &ctx->openid, rec.openid.data(),
-                                    rec.openid.size()) != NGX_OK
-        || ngx_http_wxauth_copy_str(r->pool, &ctx->unionid, rec.unionid.data(),
-                                    rec.unionid.size()) != NGX_OK)
+    if (ngx_http_wxauth_copy_str(r->pool, &ctx->login.token, token.data(), token.size()) != NGX_OK
+        || ngx_http_wxauth_copy_str(r->pool, &ctx->openid, plan.record.openid.data(),
+                                    plan.record.openid.size()) != NGX_OK
+        || ngx_http_wxauth_copy_str(r->pool, &ctx->unionid, plan.record.unionid.data(),
+                                    plan.record.unionid.size()) != NGX_OK)
     {
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::internal_error);
         return;
     }
 
     ctx->appid = wlcf->appid;
-    ctx->expires_in = wxauth::initial_expiry(rec, rec.issued_at);
+    ctx->login.expires_in = plan.expires_in;
 
-    ctx->pending = ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds,
-                                              ngx_http_wxauth_login_stored, r);
-
-    if (ctx->pending == NULL) {
+    /* one pipelined batch: the session, the user's newest session_key, and the policy */
+    if (ngx_http_wxauth_redis_step(r, ctx, plan.commands, ngx_http_wxauth_login_stored)
+        != NGX_AGAIN)
+    {
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);
-        return;
     }
-
-    ngx_http_wxauth_park(r);
 }
 
 
@@ -233,28 +115,45 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
 
     ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
 
-    if (ctx == NULL || !ctx->sr_done || ctx->pending) {
+    if (ctx == NULL || !ctx->login.sr_done || ctx->pending) {
         return;
     }
 
     wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
                ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
-    sr = ctx->sr;
+    sr = ctx->login.sr;
 
     ngx_http_wxauth_restore_log(r);
 
-    if (ctx->sr_rc == NGX_HTTP_GATEWAY_TIME_OUT || ctx->sr_status == NGX_HTTP_GATEWAY_TIME_OUT) {
+    if (ctx->login.sr_rc == NGX_HTTP_GATEWAY_TIME_OUT || ctx->login.sr_status == NGX_HTTP_GATEWAY_TIME_OUT) {
         ngx_http_wxauth_metric_inc(wxauth::Metric::wx_timeout);
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_timeout);
         return;
     }
 
-    if (ctx->sr_rc == NGX_ERROR || ctx->sr_rc >= NGX_HTTP_SPECIAL_RESPONSE
-        || ctx->sr_status < 200 || ctx->sr_status > 299)
+    if (ctx->login.sr_failed && ctx->login.sr_timed_out) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "wxauth: the code2session location timed out reading WeChat's answer");
+        ngx_http_wxauth_metric_inc(wxauth::Metric::wx_timeout);
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_timeout);
+        return;
+    }
+
+    if (ctx->login.sr_failed) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "wxauth: the code2session location gave no usable answer (too large for "
+                      "subrequest_output_buffer_size, malformed, or cut off)");
+        ngx_http_wxauth_metric_inc(wxauth::Metric::wx_http_error);
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_unavailable);
+        return;
+    }
+
+    if (ctx->login.sr_rc == NGX_ERROR || ctx->login.sr_rc >= NGX_HTTP_SPECIAL_RESPONSE
+        || ctx->login.sr_status < 200 || ctx->login.sr_status > 299)
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "wxauth: the code2session location answered with status %ui",
-                      ctx->sr_status ? ctx->sr_status : (ngx_uint_t) ctx->sr_rc);
+                      ctx->login.sr_status ? ctx->login.sr_status : (ngx_uint_t) ctx->login.sr_rc);
         ngx_http_wxauth_metric_inc(wxauth::Metric::wx_http_error);
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::wechat_unavailable);
         return;
@@ -273,14 +172,14 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
         switch (res.kind) {
 
         case wxauth::Code2SessionResult::Kind::ok:
-            ngx_http_wxauth_count_wx_errcode(0);
+            ngx_http_wxauth_metric_inc(wxauth::wx_errcode_metric(0));
             ngx_http_wxauth_login_store(r, ctx, wlcf, res);
             return;
 
         case wxauth::Code2SessionResult::Kind::wx_error:
-            ctx->wx_errcode = res.errcode;
-            ctx->has_wx_errcode = 1;
-            ngx_http_wxauth_count_wx_errcode(res.errcode);
+            ctx->login.wx_errcode = res.errcode;
+            ctx->login.has_wx_errcode = 1;
+            ngx_http_wxauth_metric_inc(wxauth::wx_errcode_metric(res.errcode));
 
             if (wxauth::wx_errcode_is_misconfiguration(res.errcode)) {
                 ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -306,21 +205,65 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
 }
 
 
+/* the client's own connection failed: closed, reset, timed out */
+static bool
+ngx_http_wxauth_client_failed(ngx_connection_t *c)
+{
+    return c->read->eof || c->read->error || c->write->error || c->timedout || c->close;
+}
+
+
+/*
+ * After the headers, nginx reports an upstream timeout as NGX_ERROR like any other failure;
+ * the event pipe still knows the (just closed, not yet reused) upstream connection, whose
+ * read event tells whether its timer fired.
+ */
+static bool
+ngx_http_wxauth_upstream_timed_out(ngx_http_request_t *sr)
+{
+    ngx_http_upstream_t  *u = sr->upstream;
+
+    return u != NULL && u->pipe != NULL && u->pipe->upstream != NULL
+           && u->pipe->upstream->read->timedout;
+}
+
+
 static ngx_int_t
 ngx_http_wxauth_login_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
+    bool                    timed_out;
+    ngx_connection_t       *c = sr->connection;
     ngx_http_wxauth_ctx_t  *ctx = static_cast<ngx_http_wxauth_ctx_t *>(data);
 
     /* may be called more than once (an error page follows an upstream failure) */
 
-    ctx->sr_done = 1;
+    ctx->login.sr_done = 1;
 
-    if (ctx->sr_rc == NGX_OK || ctx->sr_rc == NGX_DONE) {
-        ctx->sr_rc = rc;
+    /*
+     * A WeChat answer that does not fit subrequest_output_buffer_size, broken chunked framing,
+     * a body cut off or stalled after the headers: nginx ends the subrequest with NGX_ERROR
+     * (a stalled body even with NGX_OK and what arrived of it),
+     * and a failing output filter of the in-memory subrequest marks the shared client
+     * connection as failed (c->error), which would terminate the whole request unanswered.
+     * The client's connection itself is fine (the subrequest never writes to it): the login
+     * answers 502 (504 for a timeout) itself. Only a real failure of the client's connection
+     * ends the request unanswered.
+     */
+    timed_out = ngx_http_wxauth_upstream_timed_out(sr);
+
+    if ((rc == NGX_ERROR || c->error || timed_out) && !ngx_http_wxauth_client_failed(c)) {
+        ctx->login.sr_failed = 1;
+        ctx->login.sr_timed_out = timed_out ? 1 : 0;
+        c->error = 0;
+        rc = NGX_OK;
     }
 
-    if (ctx->sr_status == 0 || ctx->sr_status == NGX_HTTP_OK) {
-        ctx->sr_status = sr->headers_out.status;
+    if (ctx->login.sr_rc == NGX_OK || ctx->login.sr_rc == NGX_DONE) {
+        ctx->login.sr_rc = rc;
+    }
+
+    if (ctx->login.sr_status == 0 || ctx->login.sr_status == NGX_HTTP_OK) {
+        ctx->login.sr_status = sr->headers_out.status;
     }
 
     return rc;
@@ -376,7 +319,7 @@ ngx_http_wxauth_login_start(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     sr->request_body = NULL;
     sr->header_only = 0;
 
-    ctx->sr = sr;
+    ctx->login.sr = sr;
 
     r->write_event_handler = ngx_http_wxauth_login_resume;
 
@@ -426,7 +369,9 @@ ngx_int_t
 ngx_http_wxauth_login_handler(ngx_http_request_t *r)
 {
     if (!(r->method & NGX_HTTP_POST)) {
-        ngx_http_wxauth_count_login(wxauth::Error::method_not_allowed);
+        wxauth::Error  err = wxauth::Error::method_not_allowed;
+
+        ngx_http_wxauth_count_outcome(r, &err);
         return ngx_http_wxauth_send_not_allowed(r, "POST");
     }
 
@@ -435,7 +380,9 @@ ngx_http_wxauth_login_handler(ngx_http_request_t *r)
             r->keepalive = 0;
         }
 
-        ngx_http_wxauth_count_login(wxauth::Error::invalid_request);
+        wxauth::Error  err = wxauth::Error::invalid_request;
+
+        ngx_http_wxauth_count_outcome(r, &err);
         return ngx_http_wxauth_send_error(r, wxauth::Error::invalid_request, 0, 0);
     }
 

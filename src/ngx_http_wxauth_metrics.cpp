@@ -11,10 +11,6 @@
 
 #include "ngx_http_wxauth_metrics.h"
 
-#include <string>
-
-
-#define NGX_HTTP_WXAUTH_METRICS_CONTENT_TYPE  "text/plain; version=0.0.4; charset=utf-8"
 
 
 static ngx_str_t  ngx_http_wxauth_metrics_zone_name = ngx_string("wxauth_metrics");
@@ -182,44 +178,21 @@ ngx_http_wxauth_metric_redis_latency(uint64_t micros)
 }
 
 
-ngx_int_t
-ngx_http_wxauth_metrics_handler(ngx_http_request_t *r)
+bool
+ngx_http_wxauth_metrics_snapshot(uint64_t *values)
 {
     unsigned       i;
     ngx_atomic_t  *counters;
-    uint64_t       values[wxauth::metric_slots];
 
-    if (!(r->method & (NGX_HTTP_GET | NGX_HTTP_HEAD))) {
-        return ngx_http_wxauth_send_not_allowed(r, "GET, HEAD");
+    counters = ngx_http_wxauth_metrics_slots();
+    if (counters == NULL) {
+        return false;
     }
 
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
+    /* each counter is read atomically; the set is not a consistent snapshot */
+    for (i = 0; i < wxauth::metric_slots; i++) {
+        values[i] = counters[i];
     }
 
-    try {
-        counters = ngx_http_wxauth_metrics_slots();
-        if (counters == NULL) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "wxauth: shared zone \"%V\" of the metrics is missing",
-                          &ngx_http_wxauth_metrics_zone_name);
-            return ngx_http_wxauth_send_error(r, wxauth::Error::internal_error, 0, 0);
-        }
-
-        /* each counter is read atomically; the set is not a consistent snapshot */
-        for (i = 0; i < wxauth::metric_slots; i++) {
-            values[i] = counters[i];
-        }
-
-        std::string text = wxauth::render_prometheus(values);
-
-        return ngx_http_wxauth_send_response(r, NGX_HTTP_OK,
-                                             NGX_HTTP_WXAUTH_METRICS_CONTENT_TYPE, NULL,
-                                             text.data(), text.size());
-
-    } catch (...) {
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "wxauth: rendering the metrics failed");
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
+    return true;
 }

@@ -19,7 +19,10 @@ void ngx_http_wxauth_metric_inc(wxauth::Metric m);
 void ngx_http_wxauth_metric_add(wxauth::Metric m, ngx_atomic_int_t delta);
 void ngx_http_wxauth_metric_redis_latency(uint64_t micros);
 
-/* Content handler of `wxauth_metrics;`: GET/HEAD only. */
+/* Every counter's value (metric_slots of them); false when the zone is missing. */
+bool ngx_http_wxauth_metrics_snapshot(uint64_t *values);
+
+/* Content handler of `wxauth_metrics;` (ngx_http_wxauth_metrics_location.cpp): GET/HEAD. */
 ngx_int_t ngx_http_wxauth_metrics_handler(ngx_http_request_t *r);
 
 

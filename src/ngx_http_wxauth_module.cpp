@@ -18,8 +18,8 @@ static ngx_int_t ngx_http_wxauth_init_process(ngx_cycle_t *cycle);
 static void ngx_http_wxauth_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_wxauth_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
-static char *ngx_http_wxauth_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_set_content_handler(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_wxauth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_code2session(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_allowed_apps(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -27,10 +27,28 @@ static ngx_int_t ngx_http_wxauth_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
 
+/* what a handler directive makes of its location */
+typedef struct {
+    ngx_uint_t            kind;       /* NGX_HTTP_WXAUTH_HANDLER_* */
+    ngx_http_handler_pt   handler;    /* the location's content handler */
+} ngx_http_wxauth_handler_kind_t;
+
+static ngx_http_wxauth_handler_kind_t  ngx_http_wxauth_login_kind =
+    { NGX_HTTP_WXAUTH_HANDLER_LOGIN, ngx_http_wxauth_login_handler };
+static ngx_http_wxauth_handler_kind_t  ngx_http_wxauth_logout_kind =
+    { NGX_HTTP_WXAUTH_HANDLER_LOGOUT, ngx_http_wxauth_logout_handler };
+static ngx_http_wxauth_handler_kind_t  ngx_http_wxauth_signature_kind =
+    { NGX_HTTP_WXAUTH_HANDLER_SIGNATURE, ngx_http_wxauth_signature_handler };
+static ngx_http_wxauth_handler_kind_t  ngx_http_wxauth_decrypt_kind =
+    { NGX_HTTP_WXAUTH_HANDLER_DECRYPT, ngx_http_wxauth_decrypt_handler };
+static ngx_http_wxauth_handler_kind_t  ngx_http_wxauth_metrics_kind =
+    { NGX_HTTP_WXAUTH_HANDLER_METRICS, ngx_http_wxauth_metrics_handler };
+
+
 static ngx_command_t  ngx_http_wxauth_commands[] = {
 
     { ngx_string("wxauth_redis"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE123,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1234,
       ngx_http_wxauth_redis,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
@@ -73,38 +91,38 @@ static ngx_command_t  ngx_http_wxauth_commands[] = {
 
     { ngx_string("wxauth_login"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_wxauth_login,
+      ngx_http_wxauth_set_content_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_wxauth_login_kind },
 
     { ngx_string("wxauth_logout"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_wxauth_handler,
+      ngx_http_wxauth_set_content_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_HTTP_WXAUTH_HANDLER_LOGOUT,
-      NULL },
+      0,
+      &ngx_http_wxauth_logout_kind },
 
     { ngx_string("wxauth_verify_signature"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_wxauth_handler,
+      ngx_http_wxauth_set_content_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_HTTP_WXAUTH_HANDLER_SIGNATURE,
-      NULL },
+      0,
+      &ngx_http_wxauth_signature_kind },
 
     { ngx_string("wxauth_decrypt"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_wxauth_handler,
+      ngx_http_wxauth_set_content_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_HTTP_WXAUTH_HANDLER_DECRYPT,
-      NULL },
+      0,
+      &ngx_http_wxauth_decrypt_kind },
 
     { ngx_string("wxauth_metrics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_wxauth_handler,
+      ngx_http_wxauth_set_content_handler,
       NGX_HTTP_LOC_CONF_OFFSET,
-      NGX_HTTP_WXAUTH_HANDLER_METRICS,
-      NULL },
+      0,
+      &ngx_http_wxauth_metrics_kind },
 
     { ngx_string("wxauth_session_renew"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -207,7 +225,8 @@ ngx_module_t  ngx_http_wxauth_module = {
 enum {
     NGX_HTTP_WXAUTH_VAR_OPENID = 0,
     NGX_HTTP_WXAUTH_VAR_UNIONID,
-    NGX_HTTP_WXAUTH_VAR_APPID
+    NGX_HTTP_WXAUTH_VAR_APPID,
+    NGX_HTTP_WXAUTH_VAR_ERROR
 };
 
 
@@ -222,6 +241,9 @@ static ngx_http_variable_t  ngx_http_wxauth_vars[] = {
     { ngx_string("wxauth_appid"), NULL, ngx_http_wxauth_variable,
       NGX_HTTP_WXAUTH_VAR_APPID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
+    { ngx_string("wxauth_error"), NULL, ngx_http_wxauth_variable,
+      NGX_HTTP_WXAUTH_VAR_ERROR, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
       ngx_http_null_variable
 };
 
@@ -232,7 +254,7 @@ static ngx_int_t
 ngx_http_wxauth_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     uintptr_t data)
 {
-    ngx_str_t              *s;
+    ngx_str_t               *s, code;
     ngx_http_wxauth_ctx_t  *ctx;
 
     ctx = ngx_http_wxauth_find_ctx(r->main);
@@ -243,6 +265,16 @@ ngx_http_wxauth_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     }
 
     switch (data) {
+    case NGX_HTTP_WXAUTH_VAR_ERROR:
+        if (!ctx->failed) {
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
+        code.data = (u_char *) wxauth::error_code(ctx->error);
+        code.len = ngx_strlen(code.data);
+        s = &code;
+        break;
     case NGX_HTTP_WXAUTH_VAR_OPENID:
         s = &ctx->openid;
         break;
@@ -379,6 +411,15 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
+    /*
+     * Without liveness=, a connection is taken as dead when it answered nothing for as long as
+     * the most patient location using it waits: a location with a short wxauth_redis_timeout
+     * fails its own requests, never the connection of everyone else.
+     */
+    if (conf->redis && !conf->redis->liveness_set) {
+        conf->redis->liveness = ngx_max(conf->redis->liveness, conf->redis_timeout);
+    }
+
     if (conf->session_max_lifetime < 0 || conf->watermark_max_age < 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "negative time in a wxauth directive");
         return static_cast<char *>(NGX_CONF_ERROR);
@@ -417,7 +458,7 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (missing) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "\"wxauth_login\" in %V:%ui needs %s",
-                          &conf->login_file, conf->login_line, missing);
+                          &conf->handler_file, conf->handler_line, missing);
             return static_cast<char *>(NGX_CONF_ERROR);
         }
     }
@@ -433,7 +474,8 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char                             *rv;
     ngx_int_t                         db;
-    ngx_str_t                        *value, password;
+    ngx_str_t                        *value, password, s_liveness;
+    ngx_msec_t                        liveness;
     ngx_uint_t                        i;
     ngx_http_wxauth_main_conf_t      *wmcf;
     ngx_http_wxauth_redis_server_t   *server, **s;
@@ -445,6 +487,7 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = static_cast<ngx_str_t *>(cf->args->elts);
 
     db = 0;
+    liveness = 0;
     ngx_str_null(&password);
 
     for (i = 2; i < cf->args->nelts; i++) {
@@ -475,10 +518,26 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "liveness=", 9) == 0) {
+            s_liveness.data = value[i].data + 9;
+            s_liveness.len = value[i].len - 9;
+
+            liveness = ngx_parse_time(&s_liveness, 0);
+
+            if (liveness == (ngx_msec_t) NGX_ERROR || liveness == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid \"%V\" in \"wxauth_redis\": "
+                                   "liveness must be a positive time", &value[i]);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+            continue;
+        }
+
         /* never echo the parameter: it may be a mistyped password */
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter #%ui in \"wxauth_redis\", "
-                           "expected \"password=...\" or \"db=N\"", i);
+                           "expected \"password=...\", \"db=N\" or \"liveness=TIME\"", i);
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
@@ -496,6 +555,11 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             && s[i]->password.len == password.len
             && ngx_strncmp(s[i]->password.data, password.data, password.len) == 0)
         {
+            if (liveness) {
+                s[i]->liveness = ngx_max(s[i]->liveness, liveness);
+                s[i]->liveness_set = 1;
+            }
+
             wlcf->redis = s[i];
             return NGX_CONF_OK;
         }
@@ -514,6 +578,8 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     server->password = password;
     server->db = db;
+    server->liveness = liveness;
+    server->liveness_set = liveness ? 1 : 0;
 
     s = static_cast<ngx_http_wxauth_redis_server_t **>(ngx_array_push(&wmcf->servers));
     if (s == NULL) {
@@ -527,60 +593,28 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* wxauth_login, wxauth_logout, wxauth_verify_signature, wxauth_decrypt, wxauth_metrics */
 static char *
-ngx_http_wxauth_login(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_wxauth_set_content_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
 
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_wxauth_handler_kind_t  *kind;
 
     if (wlcf->handler != NGX_HTTP_WXAUTH_HANDLER_NONE) {
         return const_cast<char *>("is duplicate, or another wxauth handler is set here");
     }
 
-    wlcf->handler = NGX_HTTP_WXAUTH_HANDLER_LOGIN;
-    wlcf->login_line = cf->conf_file->line;
-    wlcf->login_file = cf->conf_file->file.name;
+    kind = static_cast<ngx_http_wxauth_handler_kind_t *>(cmd->post);
+
+    wlcf->handler = kind->kind;
+    wlcf->handler_line = cf->conf_file->line;
+    wlcf->handler_file = cf->conf_file->file.name;
 
     clcf = static_cast<ngx_http_core_loc_conf_t *>(
                ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-    clcf->handler = ngx_http_wxauth_login_handler;
-
-
-    return NGX_CONF_OK;
-}
-
-
-static char *
-ngx_http_wxauth_handler(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
-{
-    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
-
-    ngx_http_core_loc_conf_t  *clcf;
-
-    if (wlcf->handler != NGX_HTTP_WXAUTH_HANDLER_NONE) {
-        return const_cast<char *>("is duplicate, or another wxauth handler is set here");
-    }
-
-    wlcf->handler = cmd->offset;
-
-    clcf = static_cast<ngx_http_core_loc_conf_t *>(
-               ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module));
-
-    switch (wlcf->handler) {
-    case NGX_HTTP_WXAUTH_HANDLER_LOGOUT:
-        clcf->handler = ngx_http_wxauth_logout_handler;
-        break;
-    case NGX_HTTP_WXAUTH_HANDLER_SIGNATURE:
-        clcf->handler = ngx_http_wxauth_signature_handler;
-        break;
-    case NGX_HTTP_WXAUTH_HANDLER_DECRYPT:
-        clcf->handler = ngx_http_wxauth_decrypt_handler;
-        break;
-    default:
-        clcf->handler = ngx_http_wxauth_metrics_handler;
-        break;
-    }
+    clcf->handler = kind->handler;
 
     return NGX_CONF_OK;
 }
@@ -744,6 +778,10 @@ ngx_http_wxauth_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_wxauth_access_handler;
+
+    if (ngx_http_wxauth_refusal_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     if (ngx_http_wxauth_metrics_init_zone(cf) != NGX_OK) {
         return NGX_ERROR;

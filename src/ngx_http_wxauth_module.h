@@ -14,8 +14,11 @@ extern "C" {
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/errors.h"
+#include "core/redis_reply.h"
+#include "core/session_protocol.h"
 
 
 typedef struct ngx_http_wxauth_redis_server_s  ngx_http_wxauth_redis_server_t;
@@ -47,8 +50,8 @@ typedef struct {
     ngx_str_t                       secret;
     ngx_str_t                       code2session;
 
-    ngx_uint_t                      login_line;    /* where wxauth_login was set */
-    ngx_str_t                       login_file;
+    ngx_uint_t                      handler_line;  /* where the handler directive is */
+    ngx_str_t                       handler_file;
 } ngx_http_wxauth_loc_conf_t;
 
 
@@ -62,6 +65,13 @@ typedef struct {
 
 typedef void (*ngx_http_wxauth_next_pt)(ngx_http_request_t *r);
 
+typedef struct ngx_http_wxauth_ctx_s  ngx_http_wxauth_ctx_t;
+
+/* what a request does with the replies of its Redis step (ngx_http_wxauth_redis_step) */
+typedef void (*ngx_http_wxauth_step_done_pt)(ngx_http_request_t *r,
+    ngx_http_wxauth_ctx_t *ctx, ngx_uint_t outcome,
+    const std::vector<wxauth::ReplyView> &replies);
+
 
 typedef enum {
     NGX_HTTP_WXAUTH_NEW = 0,
@@ -71,40 +81,66 @@ typedef enum {
 } ngx_http_wxauth_state_e;
 
 
+/* login: the WeChat exchange (ngx_http_wxauth_login.cpp) */
 typedef struct {
-    ngx_http_wxauth_state_e         state;
-    wxauth::Error                   error;
+    ngx_http_request_t             *sr;           /* the code2session subrequest */
+    ngx_int_t                       sr_rc;
+    ngx_uint_t                      sr_status;
     ngx_int_t                       wx_errcode;
+    ngx_str_t                       token;        /* the new session's */
+    time_t                          expires_in;
+    ngx_uint_t                      saved_log_level;
+    ngx_http_log_handler_pt         saved_log_handler;
+    unsigned                        sr_done:1;
+    unsigned                        sr_failed:1;   /* no usable answer: 502 */
+    unsigned                        sr_timed_out:1;   /* ... because it stalled: 504 */
     unsigned                        has_wx_errcode:1;
+    unsigned                        log_hidden:1;
+} ngx_http_wxauth_login_part_t;
+
+
+/* signature check and decryption: the client's input (ngx_http_wxauth_userdata.cpp) */
+typedef struct {
+    ngx_str_t                       data;         /* rawData, or encryptedData */
+    ngx_str_t                       proof;        /* signature, or iv */
+} ngx_http_wxauth_userdata_part_t;
+
+
+/* a refusal that nginx answers, given the module's JSON (ngx_http_wxauth_refusal.cpp) */
+typedef struct {
+    ngx_uint_t                      uri_changes;  /* where it happened */
+    ngx_str_t                       body;         /* the JSON error that replaces nginx's page */
+    unsigned                        refused:1;    /* by the access phase */
+    unsigned                        replace_body:1;
+    unsigned                        body_replaced:1;
+} ngx_http_wxauth_refusal_part_t;
+
+
+struct ngx_http_wxauth_ctx_s {
+    ngx_http_wxauth_state_e         state;        /* of the session check */
+    wxauth::Error                   error;        /* why the request was refused */
+    unsigned                        failed:1;     /* `error` is set: $wxauth_error */
+    unsigned                        counted:1;    /* the check's outcome is in the metrics */
+    unsigned                        no_renewal:1; /* logout: the session is about to end */
 
     /* the caller's identity once a session check or a login succeeded */
     ngx_str_t                       openid;
     ngx_str_t                       unionid;
     ngx_str_t                       appid;
 
-    ngx_http_wxauth_redis_batch_t  *pending;
-    ngx_http_wxauth_next_pt         next;          /* called when a lookup is done */
-
     /* the caller's session, once loaded (session_key never leaves the server) */
     ngx_str_t                       session_key;
     ngx_str_t                       storage_key;
 
-    /* signature check and decryption input */
-    ngx_str_t                       input1;
-    ngx_str_t                       input2;
+    /* the Redis step the request waits for */
+    ngx_http_wxauth_redis_batch_t  *pending;
+    ngx_http_wxauth_step_done_pt    step_done;    /* the pending step's continuation */
+    ngx_http_wxauth_next_pt         next;         /* called when a session load is done */
 
-    /* login */
-    ngx_http_request_t             *sr;
-    ngx_str_t                       token;
-    time_t                          expires_in;
-    ngx_int_t                       sr_rc;
-    ngx_uint_t                      sr_status;
-    ngx_uint_t                      saved_log_level;
-    ngx_http_log_handler_pt         saved_log_handler;
-    unsigned                        sr_done:1;
-    unsigned                        log_hidden:1;
-    unsigned                        counted:1;
-} ngx_http_wxauth_ctx_t;
+    ngx_http_wxauth_login_part_t     login;
+    ngx_http_wxauth_userdata_part_t  userdata;
+    ngx_http_wxauth_refusal_part_t   refusal;
+};
 
 
 extern ngx_module_t  ngx_http_wxauth_module;
@@ -117,25 +153,43 @@ ngx_http_wxauth_sv(const ngx_str_t &s)
 }
 
 
-/* ngx_http_wxauth_util.cpp */
+/* ngx_http_wxauth_context.cpp */
 ngx_http_wxauth_ctx_t *ngx_http_wxauth_find_ctx(ngx_http_request_t *r);
 ngx_http_wxauth_ctx_t *ngx_http_wxauth_get_ctx(ngx_http_request_t *r);
 void ngx_http_wxauth_park(ngx_http_request_t *r);
+ngx_int_t ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst,
+    const char *data, size_t len);
+ngx_int_t ngx_http_wxauth_read_body(ngx_http_request_t *r,
+    ngx_http_client_body_handler_pt body_handler);
+ngx_int_t ngx_http_wxauth_request_body(ngx_http_request_t *r, size_t max, std::string &body);
+ngx_int_t ngx_http_wxauth_start_body_handler(ngx_http_request_t *r, ngx_uint_t methods,
+    const char *allow, ngx_http_client_body_handler_pt body_handler);
+bool ngx_http_wxauth_handler_flow(ngx_uint_t handler, wxauth::Flow *flow);
+
+/* ngx_http_wxauth_response.cpp */
 ngx_int_t ngx_http_wxauth_send_response(ngx_http_request_t *r, ngx_uint_t status,
     const char *content_type, const char *allow, const char *data, size_t len);
+ngx_int_t ngx_http_wxauth_set_json_headers(ngx_http_request_t *r, size_t len);
 ngx_int_t ngx_http_wxauth_send_json(ngx_http_request_t *r, ngx_uint_t status,
     const char *data, size_t len);
 ngx_int_t ngx_http_wxauth_send_not_allowed(ngx_http_request_t *r, const char *allow);
 ngx_int_t ngx_http_wxauth_send_error(ngx_http_request_t *r, wxauth::Error err,
     ngx_int_t wx_errcode, ngx_flag_t has_wx_errcode);
-ngx_int_t ngx_http_wxauth_copy_str(ngx_pool_t *pool, ngx_str_t *dst,
-    const char *data, size_t len);
-ngx_uint_t ngx_http_wxauth_error_log_level(wxauth::Error err);
-ngx_int_t ngx_http_wxauth_read_body(ngx_http_request_t *r,
-    ngx_http_client_body_handler_pt body_handler);
-ngx_int_t ngx_http_wxauth_request_body(ngx_http_request_t *r, size_t max, std::string &body);
+void ngx_http_wxauth_count_outcome(ngx_http_request_t *r, const wxauth::Error *err);
+void ngx_http_wxauth_refuse(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    wxauth::Error err);
+void ngx_http_wxauth_answer(ngx_http_request_t *r, const char *body, size_t len);
+
+/* ngx_http_wxauth_log.cpp */
+ngx_uint_t ngx_http_wxauth_log_level(wxauth::Error err);
+void ngx_http_wxauth_log_note(ngx_http_request_t *r, const wxauth::LogNote &note);
 void ngx_http_wxauth_hide_secret_in_log(ngx_http_request_t *r);
 void ngx_http_wxauth_restore_log(ngx_http_request_t *r);
+
+/* ngx_http_wxauth_refusal.cpp */
+ngx_int_t ngx_http_wxauth_refuse_in_access_phase(ngx_http_request_t *r,
+    ngx_http_wxauth_ctx_t *ctx, wxauth::Error err);
+ngx_int_t ngx_http_wxauth_refusal_filter_init(ngx_conf_t *cf);
 
 /* ngx_http_wxauth_session.cpp */
 ngx_int_t ngx_http_wxauth_access_handler(ngx_http_request_t *r);
@@ -144,12 +198,12 @@ ngx_int_t ngx_http_wxauth_read_token(ngx_http_request_t *r,
 ngx_int_t ngx_http_wxauth_session_load(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     ngx_http_wxauth_next_pt next);
 
-/* ngx_http_wxauth_userdata.cpp */
+/* ngx_http_wxauth_logout.cpp */
 ngx_int_t ngx_http_wxauth_logout_handler(ngx_http_request_t *r);
+
+/* ngx_http_wxauth_userdata.cpp */
 ngx_int_t ngx_http_wxauth_signature_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_wxauth_decrypt_handler(ngx_http_request_t *r);
-void ngx_http_wxauth_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
-    wxauth::Error err);
 
 /* ngx_http_wxauth_login.cpp */
 ngx_int_t ngx_http_wxauth_login_handler(ngx_http_request_t *r);

@@ -9,12 +9,16 @@
  *  - hiredis closes the fd itself: the cleanup hook frees the nginx connection without closing;
  *  - blocking getaddrinfo: addresses are resolved to numeric form when the configuration is
  *    read; a worker only ever hands hiredis numeric addresses or unix paths;
- *  - no hiredis timeouts in 0.14: every batch has an nginx timer of its own; a batch that times
- *    out on a connection that answered nothing since it was sent drops that connection;
+ *  - no hiredis timeouts in 0.14: every batch has an nginx timer of its own, which fails that
+ *    batch only (a location's short wxauth_redis_timeout never costs the others their
+ *    connection); the connection itself is dropped when it answered nothing for its liveness
+ *    time while replies were due (liveness=, by default the longest wxauth_redis_timeout);
  *  - callbacks fire once, later, maybe with NULL: privdata is a batch owned by this file, never a
  *    request; a request that goes away detaches from its batch;
- *  - connections are made after fork, in init_process, by workers only, and again on demand with
- *    exponential backoff after a failure.
+ *  - connections are made after fork, in init_process, by workers only. A connection that
+ *    closes is reopened at once, in the background; while Redis cannot be reached (a connect
+ *    or its setup failed) requests fail fast with 503 and a timer probes it every 100 ms with a
+ *    non-blocking connect, so the first request after Redis is back finds a live connection.
  */
 
 #include "ngx_http_wxauth_redis.h"
@@ -31,8 +35,7 @@
 #include "ngx_http_wxauth_metrics.h"
 
 
-#define NGX_HTTP_WXAUTH_REDIS_BACKOFF_MIN   100
-#define NGX_HTTP_WXAUTH_REDIS_BACKOFF_MAX   5000
+#define NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL  100
 
 
 struct ngx_http_wxauth_redis_conn_s {
@@ -40,12 +43,14 @@ struct ngx_http_wxauth_redis_conn_s {
     redisAsyncContext               *ac;
     ngx_connection_t                *c;
     ngx_log_t                       *log;
-    ngx_msec_t                       last_reply;    /* when a reply last arrived */
-    ngx_msec_t                       next_attempt;  /* no reconnect before this */
-    ngx_msec_t                       backoff;
     ngx_uint_t                       setup_pending; /* AUTH / SELECT not answered yet */
+    ngx_uint_t                       outstanding;   /* replies due on this connection */
+    ngx_msec_t                       quiet_since;   /* the last reply, or the first due */
+    ngx_event_t                      liveness;      /* armed while replies are due */
+    ngx_event_t                      probe;         /* reconnects in the background */
     unsigned                         lost_pending:1;  /* commands lost with the connection */
     unsigned                         connected:1;
+    unsigned                         down:1;          /* unreachable: fail fast, probe */
     unsigned                         failure_logged:1;
     unsigned                         exiting:1;
 };
@@ -58,7 +63,6 @@ struct ngx_http_wxauth_redis_batch_s {
     std::vector<wxauth::ReplyView>     replies;
     size_t                             expected;
     size_t                             received;
-    ngx_msec_t                         sent_at;
     uint64_t                           sent_us;   /* monotonic, for the latency histogram */
     ngx_event_t                        timer;
     bool                               lost;
@@ -88,6 +92,38 @@ ngx_http_wxauth_redis_now_us(void)
     return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 static void ngx_http_wxauth_redis_drop(ngx_http_wxauth_redis_conn_t *conn);
+
+
+/* `n` more replies are due: the liveness timer runs while any is */
+static void
+ngx_http_wxauth_redis_expect(ngx_http_wxauth_redis_conn_t *conn, ngx_uint_t n)
+{
+    if (n == 0) {
+        return;
+    }
+
+    if (conn->outstanding == 0) {
+        conn->quiet_since = ngx_current_msec;
+
+        if (!conn->liveness.timer_set) {
+            ngx_add_timer(&conn->liveness, conn->server->liveness + 1);
+        }
+    }
+
+    conn->outstanding += n;
+}
+
+
+/* a reply arrived: the connection is alive (the timer handler looks at quiet_since) */
+static void
+ngx_http_wxauth_redis_answered(ngx_http_wxauth_redis_conn_t *conn)
+{
+    conn->quiet_since = ngx_current_msec;
+
+    if (conn->outstanding > 0) {
+        conn->outstanding--;
+    }
+}
 
 
 static void
@@ -124,7 +160,7 @@ ngx_http_wxauth_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
     }
 
     if (reply != NULL) {
-        batch->conn->last_reply = ngx_current_msec;
+        ngx_http_wxauth_redis_answered(batch->conn);
     } else {
         batch->lost = true;
         batch->conn->lost_pending = 1;
@@ -172,19 +208,49 @@ ngx_http_wxauth_redis_timeout(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_ERR, conn->log, NGX_ETIMEDOUT,
                   "wxauth: redis %V did not answer in time", &conn->server->name);
 
-    /* a connection that answered nothing since this batch was sent is taken as dead */
-    bool dead = (ngx_msec_int_t) (conn->last_reply - batch->sent_at) < 0;
-
     ngx_http_wxauth_metric_inc(wxauth::Metric::redis_timeouts);
     batch->timed_out = true;
 
+    /*
+     * Only this batch fails; the connection is the liveness timer's business. The batch itself
+     * is freed when hiredis hands back its replies (or NULLs).
+     */
     ngx_http_wxauth_redis_finish(batch, NGX_HTTP_WXAUTH_REDIS_TIMEOUT);
+}
 
-    /* the batch itself is freed when hiredis hands back its replies (or NULLs) */
 
-    if (dead && conn->ac != NULL) {
-        ngx_http_wxauth_redis_drop(conn);
+/* replies were due and none came for the liveness time: the connection is dead */
+static void
+ngx_http_wxauth_redis_liveness_expired(ngx_event_t *ev)
+{
+    ngx_msec_t                     quiet;
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(ev->data);
+
+    if (conn->ac == NULL || conn->outstanding == 0) {
+        return;
     }
+
+    /*
+     * Dead only when silent for longer than the liveness time: a request that waits exactly
+     * that long has had its own timeout (and its 503) first.
+     */
+    quiet = ngx_current_msec - conn->quiet_since;
+
+    if (quiet <= conn->server->liveness) {
+        ngx_add_timer(&conn->liveness, conn->server->liveness - quiet + 1);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, conn->log, 0,
+                  "wxauth: dropping the connection to redis %V, it stopped answering "
+                  "(no reply for %M ms, %ui due)",
+                  &conn->server->name, conn->server->liveness, conn->outstanding);
+    conn->failure_logged = 1;
+    conn->down = 1;
+
+    ngx_http_wxauth_redis_drop(conn);
 }
 
 
@@ -372,7 +438,7 @@ ngx_http_wxauth_redis_cleanup(void *privdata)
     ngx_free_connection(c);
     c->fd = (ngx_socket_t) -1;
 
-    /* the context is being freed: forget it, and back off before the next attempt */
+    /* the context is being freed: forget it, and reconnect in the background */
 
     if (conn->connected) {
         ngx_http_wxauth_metric_add(wxauth::Metric::redis_connections, -1);
@@ -380,8 +446,48 @@ ngx_http_wxauth_redis_cleanup(void *privdata)
 
     conn->ac = NULL;
     conn->connected = 0;
-    conn->next_attempt = ngx_current_msec + conn->backoff;
-    conn->backoff = ngx_min(conn->backoff * 2, NGX_HTTP_WXAUTH_REDIS_BACKOFF_MAX);
+    conn->outstanding = 0;
+
+    if (conn->liveness.timer_set) {
+        ngx_del_timer(&conn->liveness);
+    }
+
+    if (!conn->exiting) {
+        /* at once after a close; every 100 ms while Redis cannot be reached */
+        ngx_add_timer(&conn->probe, conn->down ? NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL : 1);
+    }
+}
+
+
+static void
+ngx_http_wxauth_redis_probe(ngx_event_t *ev)
+{
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(ev->data);
+
+    if (conn->exiting || conn->ac != NULL) {
+        return;
+    }
+
+    if (ngx_http_wxauth_redis_connect(conn) != NGX_OK && !conn->exiting) {
+        conn->down = 1;
+        ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
+    }
+}
+
+
+/* connected, and AUTH / SELECT answered: requests may use the connection again */
+static void
+ngx_http_wxauth_redis_ready(ngx_http_wxauth_redis_conn_t *conn)
+{
+    conn->down = 0;
+
+    if (conn->failure_logged) {
+        ngx_log_error(NGX_LOG_NOTICE, conn->log, 0, "wxauth: redis %V is reachable again",
+                      &conn->server->name);
+        conn->failure_logged = 0;
+    }
 }
 
 
@@ -400,21 +506,16 @@ ngx_http_wxauth_redis_connected(const redisAsyncContext *ac, int status)
             conn->failure_logged = 1;
         }
 
+        conn->down = 1;
         return;   /* hiredis frees the context now; the disconnect hook tidies up */
     }
 
     conn->connected = 1;
 
-    if (conn->setup_pending == 0) {
-        conn->backoff = NGX_HTTP_WXAUTH_REDIS_BACKOFF_MIN;
-    }
-
     ngx_http_wxauth_metric_add(wxauth::Metric::redis_connections, 1);
 
-    if (conn->failure_logged) {
-        ngx_log_error(NGX_LOG_NOTICE, conn->log, 0, "wxauth: redis %V is reachable again",
-                      &conn->server->name);
-        conn->failure_logged = 0;
+    if (conn->setup_pending == 0) {
+        ngx_http_wxauth_redis_ready(conn);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, conn->log, 0, "wxauth: connected to redis %V",
@@ -463,7 +564,7 @@ ngx_http_wxauth_redis_setup_reply(redisAsyncContext *ac, void *reply, void *priv
         return;
     }
 
-    conn->last_reply = ngx_current_msec;
+    ngx_http_wxauth_redis_answered(conn);
 
     if (r->type == REDIS_REPLY_ERROR) {
         /* Redis's own message (e.g. WRONGPASS ...): never contains the password */
@@ -471,13 +572,14 @@ ngx_http_wxauth_redis_setup_reply(redisAsyncContext *ac, void *reply, void *priv
                       "wxauth: redis %V refused the connection setup: %*s",
                       &conn->server->name, (size_t) ngx_min(r->len, 256), r->str);
         conn->failure_logged = 1;
+        conn->down = 1;
         redisAsyncFree(ac);   /* deferred by hiredis until this callback returns */
         return;
     }
 
     /* the connection is usable once the whole setup succeeded */
-    if (conn->setup_pending && --conn->setup_pending == 0) {
-        conn->backoff = NGX_HTTP_WXAUTH_REDIS_BACKOFF_MIN;
+    if (conn->setup_pending && --conn->setup_pending == 0 && conn->connected) {
+        ngx_http_wxauth_redis_ready(conn);
     }
 }
 
@@ -513,9 +615,8 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
             conn->failure_logged = 1;
         }
 
-        redisAsyncFree(ac);
-        conn->next_attempt = ngx_current_msec + conn->backoff;
-        conn->backoff = ngx_min(conn->backoff * 2, NGX_HTTP_WXAUTH_REDIS_BACKOFF_MAX);
+        conn->down = 1;
+        redisAsyncFree(ac);   /* its cleanup hook is not set yet: nothing else runs */
         return NGX_ERROR;
     }
 
@@ -566,6 +667,8 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
         redisAsyncCommandArgv(ac, ngx_http_wxauth_redis_setup_reply, conn, 2, argv, argvlen);
     }
 
+    ngx_http_wxauth_redis_expect(conn, conn->setup_pending);
+
     return NGX_OK;
 }
 
@@ -603,12 +706,18 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
         return NULL;
     }
 
+    if (conn->down) {
+        return NULL;   /* unreachable: fail fast, the probe reconnects in the background */
+    }
+
     if (conn->ac == NULL) {
-        if ((ngx_msec_int_t) (ngx_current_msec - conn->next_attempt) < 0) {
-            return NULL;   /* backing off: fail fast */
+        /* closed a moment ago (Redis's idle timeout, a restart): reconnect now */
+        if (conn->probe.timer_set) {
+            ngx_del_timer(&conn->probe);
         }
 
         if (ngx_http_wxauth_redis_connect(conn) != NGX_OK) {
+            ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
             return NULL;
         }
     }
@@ -630,7 +739,6 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
     batch->data = data;
     batch->expected = 0;
     batch->received = 0;
-    batch->sent_at = ngx_current_msec;
     batch->sent_us = ngx_http_wxauth_redis_now_us();
     batch->lost = false;
     batch->timed_out = false;
@@ -669,12 +777,72 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
         return NULL;
     }
 
+    ngx_http_wxauth_redis_expect(conn, batch->expected);
+
     batch->timer.handler = ngx_http_wxauth_redis_timeout;
     batch->timer.data = batch;
     batch->timer.log = conn->log;
     ngx_add_timer(&batch->timer, timeout);
 
     return batch;
+}
+
+
+static void
+ngx_http_wxauth_redis_step_handler(void *data, ngx_uint_t outcome,
+    const std::vector<wxauth::ReplyView> &replies)
+{
+    ngx_connection_t              *c;
+    ngx_http_request_t            *r;
+    ngx_http_wxauth_ctx_t         *ctx;
+    ngx_http_wxauth_step_done_pt   done;
+
+    r = static_cast<ngx_http_request_t *>(data);
+    c = r->connection;
+    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
+
+    done = ctx->step_done;
+    ctx->step_done = NULL;
+    ctx->pending = NULL;
+
+    try {
+        done(r, ctx, outcome, replies);
+
+    } catch (...) {
+        ngx_log_error(NGX_LOG_ALERT, c->log, 0, "wxauth: exception after a redis step");
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    /* the one place that runs what the step's continuation posted (subrequests, phases) */
+    ngx_http_run_posted_requests(c);
+}
+
+
+ngx_int_t
+ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    const wxauth::RedisCommands &cmds, ngx_http_wxauth_step_done_pt done) noexcept
+{
+    ngx_http_wxauth_loc_conf_t  *wlcf;
+
+    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
+
+    if (wlcf->redis == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx->step_done = done;
+    ctx->pending = ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds,
+                                              ngx_http_wxauth_redis_step_handler, r);
+
+    if (ctx->pending == NULL) {
+        ctx->step_done = NULL;
+        return NGX_DECLINED;
+    }
+
+    ngx_http_wxauth_park(r);
+
+    return NGX_AGAIN;
 }
 
 
@@ -705,13 +873,23 @@ ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers)
 
         conn->server = server[i];
         conn->log = cycle->log;
-        conn->backoff = NGX_HTTP_WXAUTH_REDIS_BACKOFF_MIN;
-        conn->next_attempt = ngx_current_msec;
-        conn->last_reply = ngx_current_msec;
+
+        conn->liveness.handler = ngx_http_wxauth_redis_liveness_expired;
+        conn->liveness.data = conn;
+        conn->liveness.log = cycle->log;
+        conn->liveness.cancelable = 1;
+
+        conn->probe.handler = ngx_http_wxauth_redis_probe;
+        conn->probe.data = conn;
+        conn->probe.log = cycle->log;
+        conn->probe.cancelable = 1;
+
         server[i]->conn = conn;
 
         /* connect now so that the first request finds the connection up; failures retry */
-        (void) ngx_http_wxauth_redis_connect(conn);
+        if (ngx_http_wxauth_redis_connect(conn) != NGX_OK) {
+            ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
+        }
     }
 
     return NGX_OK;
@@ -735,8 +913,16 @@ ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers)
 
         conn->exiting = 1;
 
+        if (conn->probe.timer_set) {
+            ngx_del_timer(&conn->probe);
+        }
+
         if (conn->ac != NULL) {
             redisAsyncFree(conn->ac);
+        }
+
+        if (conn->liveness.timer_set) {
+            ngx_del_timer(&conn->liveness);
         }
 
         server[i]->conn = NULL;

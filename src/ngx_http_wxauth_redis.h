@@ -25,6 +25,8 @@ struct ngx_http_wxauth_redis_server_s {
     ngx_str_t                       path;      /* unix socket, NUL-terminated */
     ngx_str_t                       password;
     ngx_int_t                       db;
+    ngx_msec_t                      liveness;  /* no reply for this long: drop the connection */
+    unsigned                        liveness_set:1;   /* given as liveness= */
     ngx_http_wxauth_redis_conn_t   *conn;      /* this worker's connection */
 };
 
@@ -49,6 +51,16 @@ ngx_http_wxauth_redis_batch_t *ngx_http_wxauth_redis_send(
     ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
     const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds,
     ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept;
+
+/*
+ * A request's Redis round trip, the one asynchronous step every handler uses: sends the
+ * commands as one batch with the location's timeout and parks the request. NGX_AGAIN: `done`
+ * runs once the batch completed, failed or timed out (exceptions caught), then the posted
+ * requests of the connection run. NGX_DECLINED: nothing was sent (Redis unreachable): the
+ * caller answers store_unavailable at once.
+ */
+ngx_int_t ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    const wxauth::RedisCommands &cmds, ngx_http_wxauth_step_done_pt done) noexcept;
 
 /* The owner is going away: the handler will not be called. */
 void ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept;

@@ -82,122 +82,73 @@ ngx_http_wxauth_app_allowed(ngx_http_wxauth_loc_conf_t *wlcf, std::string_view a
 }
 
 
-/* sliding expiry: at most one fire-and-forget write per half lifetime of a session in use */
+/* The session lookup answered (core: lookup_result). */
 static void
-ngx_http_wxauth_session_renew(ngx_http_request_t *r, ngx_http_wxauth_loc_conf_t *wlcf,
-    ngx_http_wxauth_ctx_t *ctx, const wxauth::SessionRecord &rec, const wxauth::ReplyView &pttl)
+ngx_http_wxauth_session_looked_up(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    ngx_uint_t outcome, const std::vector<wxauth::ReplyView> &replies)
 {
-    std::int64_t  expiry;
-
-    if (pttl.outcome != wxauth::ReplyOutcome::integer) {
-        return;
-    }
-
-    expiry = wxauth::renewal_expiry(rec, pttl.integer, (std::int64_t) ngx_time());
-    if (expiry == 0) {
-        return;
-    }
-
-    std::string seconds = std::to_string(expiry);
-    std::string_view prefix = ngx_http_wxauth_sv(wlcf->redis_prefix);
-
-    /*
-     * The user's newest session_key, and the set of the user's sessions a single-session
-     * login keeps, must live as long as the session: the next login could not end a session
-     * that outlived the set.
-     */
-    std::vector<ngx_http_wxauth_redis_cmd_t> cmds{
-        { "EXPIRE", std::string(ngx_http_wxauth_sv(ctx->storage_key)), seconds },
-        { "EXPIRE", wxauth::latest_key_storage_key(prefix, rec.appid, rec.openid), seconds,
-          "GT" },
-        { "EXPIRE", wxauth::user_sessions_storage_key(prefix, rec.appid, rec.openid), seconds,
-          "GT" }
-    };
-
-    if (ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds, NULL, NULL) != NULL) {
-        ngx_http_wxauth_metric_inc(wxauth::Metric::session_renewed);
-        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "wxauth: session renewed for %L s", (int64_t) expiry);
-    }
-}
-
-
-static void
-ngx_http_wxauth_session_looked_up(void *data, ngx_uint_t outcome,
-    const std::vector<wxauth::ReplyView> &replies)
-{
-    ngx_connection_t            *c;
-    ngx_http_request_t          *r;
-    ngx_http_wxauth_ctx_t       *ctx;
     ngx_http_wxauth_loc_conf_t  *wlcf;
-    wxauth::SessionRecord        rec;
 
-    r = static_cast<ngx_http_request_t *>(data);
-    c = r->connection;
-    ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
     wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
                ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
 
-    ctx->pending = NULL;
     ctx->state = NGX_HTTP_WXAUTH_FAILED;
 
     if (outcome != NGX_HTTP_WXAUTH_REDIS_OK) {
         ctx->error = wxauth::Error::store_unavailable;
+        ctx->next(r);
+        return;
+    }
 
-    } else if (replies[0].outcome == wxauth::ReplyOutcome::nil) {
-        ctx->error = wxauth::Error::session_expired;
+    wxauth::LookupResult res;
 
-    } else if (replies[0].outcome != wxauth::ReplyOutcome::value) {
-        ngx_log_error(NGX_LOG_ERR, c->log, 0, "wxauth: redis answered the session lookup with "
-                      "an error: %s", replies[0].text.c_str());
-        ctx->error = wxauth::Error::store_unavailable;
+    try {
+        res = wxauth::lookup_result(replies, ngx_http_wxauth_sv(wlcf->redis_prefix),
+                                    ngx_http_wxauth_sv(ctx->storage_key),
+                                    (std::int64_t) ngx_time());
+    } catch (...) {
+        ctx->error = wxauth::Error::internal_error;
+        ctx->next(r);
+        return;
+    }
 
-    } else if (!wxauth::decode_session(replies[0].text, rec)) {
-        ngx_log_error(NGX_LOG_ERR, c->log, 0, "wxauth: unreadable session record in redis, "
-                      "the session is treated as expired");
-        ctx->error = wxauth::Error::session_expired;
+    if (res.log) {
+        ngx_http_wxauth_log_note(r, *res.log);
+    }
 
-    } else if (!ngx_http_wxauth_app_allowed(wlcf, rec.appid)) {
+    if (res.error) {
+        ctx->error = *res.error;
+
+    } else if (!ngx_http_wxauth_app_allowed(wlcf, res.record.appid)) {
         ctx->error = wxauth::Error::app_not_allowed;
 
-    } else if (ngx_http_wxauth_copy_str(r->pool, &ctx->openid, rec.openid.data(),
-                                        rec.openid.size()) != NGX_OK
-               || ngx_http_wxauth_copy_str(r->pool, &ctx->unionid, rec.unionid.data(),
-                                           rec.unionid.size()) != NGX_OK
-               || ngx_http_wxauth_copy_str(r->pool, &ctx->appid, rec.appid.data(),
-                                           rec.appid.size()) != NGX_OK
-               || ngx_http_wxauth_copy_str(r->pool, &ctx->session_key, rec.session_key.data(),
-                                           rec.session_key.size()) != NGX_OK)
+    } else if (ngx_http_wxauth_copy_str(r->pool, &ctx->openid, res.record.openid.data(),
+                                        res.record.openid.size()) != NGX_OK
+               || ngx_http_wxauth_copy_str(r->pool, &ctx->unionid, res.record.unionid.data(),
+                                           res.record.unionid.size()) != NGX_OK
+               || ngx_http_wxauth_copy_str(r->pool, &ctx->appid, res.record.appid.data(),
+                                           res.record.appid.size()) != NGX_OK
+               || ngx_http_wxauth_copy_str(r->pool, &ctx->session_key,
+                                           res.record.session_key.data(),
+                                           res.record.session_key.size()) != NGX_OK)
     {
         ctx->error = wxauth::Error::internal_error;
 
     } else {
         ctx->state = NGX_HTTP_WXAUTH_PASSED;
-        ngx_http_wxauth_session_renew(r, wlcf, ctx, rec, replies[1]);
+
+        /* sliding expiry: at most one fire-and-forget write per half lifetime */
+        if (!res.renewal.empty() && !ctx->no_renewal
+            && ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, res.renewal,
+                                          NULL, NULL) != NULL)
+        {
+            ngx_http_wxauth_metric_inc(wxauth::Metric::session_renewed);
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "wxauth: session renewed for %L s", (int64_t) res.renew_seconds);
+        }
     }
 
     ctx->next(r);
-}
-
-
-static void
-ngx_http_wxauth_session_looked_up_safe(void *data, ngx_uint_t outcome,
-    const std::vector<wxauth::ReplyView> &replies)
-{
-    ngx_http_request_t     *r = static_cast<ngx_http_request_t *>(data);
-    ngx_http_wxauth_ctx_t  *ctx;
-
-    try {
-        ngx_http_wxauth_session_looked_up(data, outcome, replies);
-
-    } catch (...) {
-        ctx = static_cast<ngx_http_wxauth_ctx_t *>(
-                  ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
-        ctx->pending = NULL;
-        ctx->state = NGX_HTTP_WXAUTH_FAILED;
-        ctx->error = wxauth::Error::internal_error;
-        ctx->next(r);
-    }
 }
 
 
@@ -209,6 +160,7 @@ ngx_int_t
 ngx_http_wxauth_session_load(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     ngx_http_wxauth_next_pt next)
 {
+    ngx_int_t                    rc;
     ngx_str_t                    token;
     ngx_http_wxauth_loc_conf_t  *wlcf;
 
@@ -253,25 +205,21 @@ ngx_http_wxauth_session_load(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
             return NGX_DONE;
         }
 
-        /* one round trip: the record and its remaining lifetime, pipelined */
-        std::vector<ngx_http_wxauth_redis_cmd_t> cmds{ { "GET", key }, { "PTTL", key } };
-
         ctx->next = next;
-        ctx->pending = ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds,
-                                                  ngx_http_wxauth_session_looked_up_safe, r);
+        rc = ngx_http_wxauth_redis_step(r, ctx, wxauth::lookup_commands(key),
+                                        ngx_http_wxauth_session_looked_up);
 
     } catch (...) {
         ctx->error = wxauth::Error::internal_error;
         return NGX_DONE;
     }
 
-    if (ctx->pending == NULL) {
+    if (rc != NGX_AGAIN) {
         ctx->error = wxauth::Error::store_unavailable;
         return NGX_DONE;
     }
 
     ctx->state = NGX_HTTP_WXAUTH_WAITING;
-    ngx_http_wxauth_park(r);
 
     return NGX_AGAIN;
 }
@@ -280,56 +228,9 @@ ngx_http_wxauth_session_load(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
 static void
 ngx_http_wxauth_count_check(ngx_http_wxauth_ctx_t *ctx)
 {
-    wxauth::Metric  m;
-
-    if (ctx->state == NGX_HTTP_WXAUTH_PASSED) {
-        m = wxauth::Metric::check_ok;
-
-    } else {
-        switch (ctx->error) {
-        case wxauth::Error::missing_session:
-            m = wxauth::Metric::check_missing_session;
-            break;
-        case wxauth::Error::invalid_session:
-            m = wxauth::Metric::check_invalid_session;
-            break;
-        case wxauth::Error::session_expired:
-            m = wxauth::Metric::check_session_expired;
-            break;
-        case wxauth::Error::store_unavailable:
-            m = wxauth::Metric::check_store_unavailable;
-            break;
-        case wxauth::Error::app_not_allowed:
-            m = wxauth::Metric::check_app_not_allowed;
-            break;
-        default:
-            m = wxauth::Metric::check_internal_error;
-            break;
-        }
-    }
-
-    ngx_http_wxauth_metric_inc(m);
-}
-
-
-static ngx_int_t
-ngx_http_wxauth_reject(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx)
-{
-    ngx_int_t  rc;
-
-    ngx_log_error(ngx_http_wxauth_error_log_level(ctx->error), r->connection->log, 0,
-                  "wxauth: request refused: %s", wxauth::error_code(ctx->error));
-
-    if (ngx_http_discard_request_body(r) != NGX_OK) {
-        r->keepalive = 0;
-    }
-
-    rc = ngx_http_wxauth_send_error(r, ctx->error, 0, 0);
-
-    /* the answer is sent: finish the request here, the phase engine must not go on */
-    ngx_http_finalize_request(r, rc);
-
-    return NGX_DONE;
+    ngx_http_wxauth_metric_inc(ctx->state == NGX_HTTP_WXAUTH_PASSED
+                               ? wxauth::success_metric(wxauth::Flow::check)
+                               : wxauth::failure_metric(wxauth::Flow::check, ctx->error));
 }
 
 
@@ -337,12 +238,9 @@ ngx_http_wxauth_reject(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx)
 static void
 ngx_http_wxauth_access_resume(ngx_http_request_t *r)
 {
-    ngx_connection_t  *c = r->connection;
-
     r->read_event_handler = ngx_http_block_reading;
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
-    ngx_http_run_posted_requests(c);
 }
 
 
@@ -388,13 +286,13 @@ ngx_http_wxauth_access_handler(ngx_http_request_t *r)
     if (ctx->state == NGX_HTTP_WXAUTH_PASSED) {
         /* checked before an internal redirect: the new location may accept fewer apps */
         if (!ngx_http_wxauth_app_allowed(wlcf, ngx_http_wxauth_sv(ctx->appid))) {
-            ctx->state = NGX_HTTP_WXAUTH_FAILED;
-            ctx->error = wxauth::Error::app_not_allowed;
-            return ngx_http_wxauth_reject(r, ctx);
+            return ngx_http_wxauth_refuse_in_access_phase(r, ctx,
+                                                          wxauth::Error::app_not_allowed);
         }
 
         return NGX_OK;
     }
 
-    return ngx_http_wxauth_reject(r, ctx);
+    /* nginx answers: an error_page, satisfy any, or the module's JSON (refusal filter) */
+    return ngx_http_wxauth_refuse_in_access_phase(r, ctx, ctx->error);
 }

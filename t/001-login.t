@@ -105,13 +105,8 @@ my %seen_tokens;
 
 # After a successful login: the session is in Redis as documented, with the
 # configured TTL, and its token opens a protected location with the identity.
-add_response_body_check(sub {
-    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
-    return if $dry_run || !defined $body;
-    my ($token, $expires_in) =
-        $body =~ /^\{"session":"([A-Za-z0-9_-]{43})","expires_in":(\d+)\}$/
-        or return;
-
+WxAuthTest::add_checks(on_login => sub {
+    my ($block, $token, $expires_in, $req_idx) = @_;
     my $name = $block->name;
     my $req = $block->request;
     $req = $req->[$req_idx] if ref $req eq 'ARRAY';

@@ -205,6 +205,8 @@ qr/\[error\] .*wxauth: could not connect to redis \[::1\]:\d+/
 
 
 === TEST 8: Redis never answers: 503 store_unavailable once wxauth_redis_timeout has passed
+The connection is dropped a moment later: silent for longer than the longest
+wxauth_redis_timeout of the locations using it (the default liveness).
 --- http_config
     wxauth_redis 127.0.0.1:$TEST_NGINX_BLACKHOLE_PORT;
     wxauth_redis_timeout 300ms;
@@ -214,6 +216,7 @@ X-WX-Session: BwvNtYCy4fKXBNsB3fpRxGZP195ngCuI5pvlxQH6iCs
 --- request
 GET /api/profile
 --- timeout: 5
+--- wait: 0.2
 --- error_code: 503
 --- response_headers
 Content-Type: application/json

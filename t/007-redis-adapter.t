@@ -14,7 +14,7 @@
 # Two Redis servers of this suite's own, so that nothing here touches the
 # shared test Redis or its other clients:
 #
-#   TEST_NGINX_OWN_REDIS_PORT   a private redis-server (whose only ordinary
+#   TEST_NGINX_OWN_REDIS_PORT   a private redis-server (t/lib/WxAuthStandIns.pm; its only ordinary
 #                               clients are the nginx worker and this test,
 #                               so CLIENT KILL TYPE normal - which skips the
 #                               caller - closes the worker's connection only)
@@ -25,12 +25,13 @@
 #                               answer, so that reply and FIN reach the worker
 #                               in one event when it goes on (SIGCONT)
 #
-# Both are started here and stopped in the END block below
-# ($TEST_NGINX_REDIS_SERVER names the redis-server binary, default: from PATH).
+# The stand-in is started here and stopped in the END block below, the private
+# redis-server by WxAuthStandIns ($TEST_NGINX_REDIS_SERVER names its binary).
 
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use WxAuthTest;
+use WxAuthStandIns;
 use File::Temp ();
 use IO::Socket::INET ();
 use POSIX ();
@@ -51,34 +52,12 @@ my @Started;   # pids of the servers started here
 # A private redis-server
 
 sub start_own_redis {
-    my $dir  = File::Temp::tempdir('wxauth-t007-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-    my $port = WxAuthTest::free_port();
-    my $pid  = fork;
-    die "t/007: fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDOUT, '>', '/dev/null';
-        no warnings 'exec';
-        exec $ENV{TEST_NGINX_REDIS_SERVER} || 'redis-server', '--bind', '127.0.0.1',
-             '--port', $port, '--save', '', '--appendonly', 'no', '--dir', $dir,
-             '--logfile', "$dir/redis.log";
-        POSIX::_exit(127);
-    }
-    push @Started, $pid;
-
-    for (1 .. 100) {
-        my $pong = eval { own_redis_at($port, 'PING') };
-        return $port if defined $pong && $pong eq 'PONG';
-        Time::HiRes::sleep(0.05);
-    }
-    die "t/007: the private redis-server did not start (see $dir/redis.log)\n";
+    my $port = WxAuthStandIns::start_redis();
+    WxAuthStandIns::wait_redis($port);
+    return $port;
 }
 
-sub own_redis_at {
-    my $port = shift;
-    local $WxAuthTest::RedisPort = $port;
-    return WxAuthTest::redis(@_);
-}
+sub own_redis_at { WxAuthStandIns::redis_at(@_) }
 
 sub own_redis { own_redis_at($ENV{TEST_NGINX_OWN_REDIS_PORT}, @_) }
 
@@ -273,13 +252,7 @@ add_block_preprocessor(sub {
 
 # --- check_after (eval: a sub) is called after each response with
 # (block name, body, request index).
-add_response_body_check(sub {
-    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
-    return if $dry_run;
-    if (my $check = $block->check_after) {
-        $check->($block->name, $body, $req_idx);
-    }
-});
+WxAuthTest::add_checks();
 
 sub port { server_port_for_client() }
 

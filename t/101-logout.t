@@ -74,18 +74,7 @@ sub seed {
 # - --- check_after: called after each response with (name, body, index);
 # - --- follow_up: called for each response that carries a new session token,
 #   with (name, token, index), to go on from there with requests of its own.
-add_response_body_check(sub {
-    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
-    return if $dry_run;
-    if (my $check = $block->check_after) {
-        $check->($block->name, $body, $req_idx);
-    }
-    my $follow_up = $block->follow_up;
-    return if !$follow_up || !defined $body;
-    my ($token) = $body =~ /^\{"session":"([A-Za-z0-9_-]{43})","expires_in":\d+\}$/
-        or return;
-    $follow_up->($block->name, $token, $req_idx);
-});
+WxAuthTest::add_checks();
 
 # http(method_and_uri, token?, headers?) -> (status, body) on the server under test
 sub http {

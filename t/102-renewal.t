@@ -117,17 +117,11 @@ sub eventually_between {
 # --- stored_ttl (the record's Redis TTL), --- stored_mx_after_iat and
 # --- latest_key_ttl: checks what the login that answered stored in Redis.
 # --- check_after (eval: a sub) is called after each response.
-add_response_body_check(sub {
-    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
-    return if $dry_run;
+WxAuthTest::add_checks(on_response => sub {
+    my ($block, $body) = @_;
     my $name = $block->name;
-
-    if (my $check = $block->check_after) {
-        $check->($name, $body, $req_idx);
-    }
-
     my $want = $block->stored_record or return;
-    my ($token) = ($body // '') =~ /^\{"session":"([A-Za-z0-9_-]{43})","expires_in":\d+\}$/
+    my ($token) = WxAuthTest::login_answer($body)
         or return fail("$name - a login answer: " . ($body // '(none)'));
 
     my ($rec, $ttl, $raw) = WxAuthTest::stored_session($Prefix, $token);

@@ -157,13 +157,7 @@ sub forget_latest_key {
 }
 
 # --- check_after (eval: a sub) is called after each response with (name, body, index)
-add_response_body_check(sub {
-    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
-    return if $dry_run;
-    if (my $check = $block->check_after) {
-        $check->($block->name, $body, $req_idx);
-    }
-});
+WxAuthTest::add_checks();
 
 no_shuffle();
 run_tests();

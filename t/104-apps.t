@@ -149,16 +149,12 @@ sub echo_of {
 }
 
 # --- follow_up (eval: a sub) gets (name, token, index) for each response of
-# the block that carries a new session token.
+# the block that carries a new session token; $Tokens{name} lists the tokens
+# the block's logins got so far.
 our %Tokens;
-add_response_body_check(sub {
-    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
-    my $follow_up = $block->follow_up;
-    return if $dry_run || !$follow_up || !defined $body;
-    my ($token) = $body =~ /^\{"session":"([A-Za-z0-9_-]{43})","expires_in":\d+\}$/
-        or return;
+WxAuthTest::add_checks(on_login => sub {
+    my ($block, $token) = @_;
     push @{ $Tokens{$block->name} }, $token;
-    $follow_up->($block->name, $token, $req_idx);
 });
 
 no_shuffle();

@@ -19,8 +19,9 @@ work=$(cd "$work" && pwd)
 stamp="$work/.configured"
 flags_file="$src/conf_flags"
 
-# Configure once per source tree (re-configure when config or config.make change).
-if [ ! -f "$stamp" ] || [ "$here/config" -nt "$stamp" ] || [ "$here/config.make" -nt "$stamp" ]; then
+# Configure once per source tree; again when config, config.make or the source list change.
+if [ ! -f "$stamp" ] || [ "$here/config" -nt "$stamp" ] || [ "$here/config.make" -nt "$stamp" ] \
+   || [ "$here/src/sources.list" -nt "$stamp" ]; then
     rm -rf "$work/nginx"
     cp -a "$src" "$work/nginx"
     chmod -R u+w "$work/nginx"

@@ -6,7 +6,7 @@ WXAUTH_BUILD=${WXAUTH_BUILD:-$WXAUTH_ROOT/build}
 
 # Debian packages the build, the tests and the demo need.
 WXAUTH_PACKAGES=(
-    build-essential cmake pkg-config
+    build-essential cmake
     nginx nginx-dev libpcre2-dev zlib1g-dev libssl-dev
     libhiredis-dev libcjson-dev redis-server
     googletest libgtest-dev

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing (Debian packages), builds, and runs every test:
 # the GoogleTest unit tests through CTest; the self-test of the project's Test::Nginx runner
-# (when the real Test::Nginx is missing); examples/check.sh on the example configuration; then
+# (when the real Test::Nginx is missing); util/test-build-addons.sh (this module and a C addon
+# in one nginx build); examples/check.sh on the example configuration; then
 # the Test::Nginx suites in t/ against a real redis-server and the real module loaded into
 # Debian's nginx.
 #
-#   util/test.sh            everything
-#   util/test.sh t/login.t  unit tests, then only the named suites
+#   util/test.sh                everything
+#   util/test.sh t/001-login.t  unit tests, then only the named suites
 #
 # Environment: TEST_NGINX_USE_VALGRIND=1 runs nginx under valgrind (slow);
 # WXAUTH_SKIP_INSTALL=1 skips the package check.
@@ -43,12 +44,13 @@ if perl -MTest::Nginx::Socket -e 1 2>/dev/null; then
 else
     wxauth_log "Test::Nginx suites (Test::Nginx not installed: the project's runner, util/test-nginx)"
     export PERL5LIB=$WXAUTH_ROOT/util/test-nginx/lib${PERL5LIB:+:$PERL5LIB}
-    if [ $# -eq 0 ] && [ -d t-runner ]; then
+    if [ $# -eq 0 ]; then
         util/test-nginx/selftest.sh
     fi
 fi
 
 if [ $# -eq 0 ]; then
+    util/test-build-addons.sh
     wxauth_log "examples/nginx.conf with the module (nginx -t, TLS-verified login, wrong certificate)"
     examples/check.sh
 fi

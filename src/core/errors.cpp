@@ -25,6 +25,8 @@ ErrorInfo info(Error e) noexcept
         return {503, "store_unavailable", "session store unavailable"};
     case Error::invalid_request:
         return {400, "invalid_request", "invalid request"};
+    case Error::request_too_large:
+        return {413, "request_too_large", "request body too large"};
     case Error::method_not_allowed:
         return {405, "method_not_allowed", "method not allowed"};
     case Error::invalid_code:

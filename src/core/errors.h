@@ -13,6 +13,7 @@ enum class Error {
     session_expired,      // 401 unknown or expired token
     store_unavailable,    // 503 Redis unreachable, erroring or past its timeout
     invalid_request,      // 400 bad login body / bad decrypt input
+    request_too_large,    // 413 request body over client_max_body_size
     method_not_allowed,   // 405 wrong HTTP method on a handler location
     invalid_code,         // 401 WeChat 40029 / 40163
     user_blocked,         // 403 WeChat 40226
@@ -40,7 +41,8 @@ std::string error_json(Error e, std::optional<long> wx_errcode = std::nullopt,
 // Every Error value, for tables and tests.
 constexpr Error all_errors[] = {
     Error::missing_session,   Error::invalid_session,   Error::session_expired,
-    Error::store_unavailable, Error::invalid_request,   Error::method_not_allowed,
+    Error::store_unavailable, Error::invalid_request,   Error::request_too_large,
+    Error::method_not_allowed,
     Error::invalid_code,      Error::user_blocked,      Error::rate_limited,
     Error::wechat_unavailable, Error::wechat_timeout,   Error::decrypt_failed,
     Error::watermark_mismatch, Error::signature_mismatch, Error::app_not_allowed,

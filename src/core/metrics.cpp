@@ -38,6 +38,7 @@ constexpr Series logins[] = {
     {Metric::login_wechat_unavailable, "outcome=\"wechat_unavailable\""},
     {Metric::login_wechat_timeout, "outcome=\"wechat_timeout\""},
     {Metric::login_store_unavailable, "outcome=\"store_unavailable\""},
+    {Metric::login_request_too_large, "outcome=\"request_too_large\""},
     {Metric::login_internal_error, "outcome=\"internal_error\""},
 };
 

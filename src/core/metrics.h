@@ -12,6 +12,7 @@ enum class Metric : unsigned {
     // wxauth_logins_total{outcome=...}
     login_ok,
     login_invalid_request,
+    login_request_too_large,
     login_method_not_allowed,
     login_invalid_code,
     login_user_blocked,

@@ -93,9 +93,10 @@ Code2SessionResult parse_code2session(std::string_view body)
     if (body.size() > max_code2session_body) {
         return bad("body too large");
     }
-    JsonPtr root = parse_json(body);
+    JsonRefusal why = JsonRefusal::none;
+    JsonPtr root = parse_json(body, &why);
     if (!root) {
-        return bad("not json");
+        return bad(why == JsonRefusal::nul ? "NUL character in the answer" : "not json");
     }
     if (!cJSON_IsObject(root.get())) {
         return bad("not a json object");

@@ -183,6 +183,42 @@ sub block_defaults {
     }
 }
 
+# The session token and expires_in of a login answer
+# ({"session":"<43 base64url characters>","expires_in":N}); () for any other body.
+sub login_answer {
+    my ($body) = @_;
+    return () unless defined $body;
+    return $body =~ /^\{"session":"([A-Za-z0-9_-]{43})","expires_in":(\d+)\}$/;
+}
+
+# The response-body check of the suites: checks beyond the response, through
+# "eval" sections of a block holding a sub:
+# - --- check_after: called after each response with (name, body, request index);
+# - --- follow_up: called after each login answer with (name, token, request
+#   index), to go on from there with requests of its own.
+# Options, for checks a suite makes on every block:
+# - on_response => sub { my ($block, $body, $req_idx) = @_; ... }, after check_after;
+# - on_login => sub { my ($block, $token, $expires_in, $req_idx) = @_; ... }, for
+#   each login answer, before follow_up.
+#   WxAuthTest::add_checks(on_login => sub { ... });
+sub add_checks {
+    my (%o) = @_;
+    main::add_response_body_check(sub {
+        my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
+        return if $dry_run;
+        my $name = $block->name;
+        if (my $check = $block->check_after) {
+            $check->($name, $body, $req_idx);
+        }
+        $o{on_response}->($block, $body, $req_idx) if $o{on_response};
+        my ($token, $expires_in) = login_answer($body) or return;
+        $o{on_login}->($block, $token, $expires_in, $req_idx) if $o{on_login};
+        if (my $follow_up = $block->follow_up) {
+            $follow_up->($name, $token, $req_idx);
+        }
+    });
+}
+
 # Exports the ports the servers above listen on (unless already set).
 # Also writes the stand-in's big answer (TEST_NGINX_BIG_ANSWER).
 sub setup_ports {

@@ -34,6 +34,7 @@ const Row table[] = {
     {Error::session_expired, 401, "session_expired", "session is unknown or expired"},
     {Error::store_unavailable, 503, "store_unavailable", "session store unavailable"},
     {Error::invalid_request, 400, "invalid_request", "invalid request"},
+    {Error::request_too_large, 413, "request_too_large", "request body too large"},
     {Error::method_not_allowed, 405, "method_not_allowed", "method not allowed"},
     {Error::invalid_code, 401, "invalid_code", "invalid or already used login code"},
     {Error::user_blocked, 403, "user_blocked", "user is blocked by WeChat"},

@@ -164,3 +164,34 @@ TEST(JsonStringField, Basics)
     EXPECT_FALSE(json_string_field("{\"iv\":\"x\"", "iv", value, found));
     EXPECT_FALSE(json_string_field("{\"iv\":\"x\"} {}", "iv", value, found));
 }
+
+// cJSON keeps strings NUL-terminated: a \u0000 escape would cut the value short unnoticed
+// ("abc\u0000junk" read as "abc"), so every client JSON holding one is refused.
+TEST(LoginRequest, EscapedNulRefused)
+{
+    EXPECT_EQ(parse("application/json", R"({"code":"abc\u0000junk"})"), LoginParse::bad_body);
+    EXPECT_EQ(parse("", R"({"code":"abc\u0000"})"), LoginParse::bad_body);
+    EXPECT_EQ(parse("application/x-www-form-urlencoded", R"({"code":"\u0000abc"})"),
+              LoginParse::bad_body);
+    EXPECT_EQ(parse("application/json", R"({"code":"abc","x":"\u0000"})"), LoginParse::bad_body);
+    std::string code;
+    EXPECT_EQ(parse("application/json", R"({"code":"abc","x":"\\u0000"})", &code),
+              LoginParse::ok);
+    EXPECT_EQ(code, "abc");
+}
+
+TEST(JsonStringField, EscapedNulRefused)
+{
+    std::string value = "keep";
+    bool found = true;
+    EXPECT_FALSE(json_string_field(R"({"rawData":"{\"a\":1}\u0000junk","signature":"x"})",
+                                   "rawData", value, found));
+    EXPECT_FALSE(found);
+    EXPECT_EQ(value, "keep");
+    EXPECT_FALSE(json_string_field(R"({"encryptedData":"AAAA","iv":"r7BX\u0000junk"})", "iv",
+                                   value, found));
+    EXPECT_FALSE(json_string_field(R"({"iv\u0000x":"abc"})", "iv", value, found));
+    EXPECT_TRUE(json_string_field(R"({"rawData":"a\\u0000b"})", "rawData", value, found));
+    EXPECT_TRUE(found);
+    EXPECT_EQ(value, "a\\u0000b");
+}

@@ -316,6 +316,7 @@ const Expected expected_counters[] = {
     {"wxauth_logins_total{outcome=\"wechat_unavailable\"}", Metric::login_wechat_unavailable},
     {"wxauth_logins_total{outcome=\"wechat_timeout\"}", Metric::login_wechat_timeout},
     {"wxauth_logins_total{outcome=\"store_unavailable\"}", Metric::login_store_unavailable},
+    {"wxauth_logins_total{outcome=\"request_too_large\"}", Metric::login_request_too_large},
     {"wxauth_logins_total{outcome=\"internal_error\"}", Metric::login_internal_error},
     {"wxauth_session_checks_total{outcome=\"ok\"}", Metric::check_ok},
     {"wxauth_session_checks_total{outcome=\"missing_session\"}", Metric::check_missing_session},

@@ -107,6 +107,17 @@ TEST(Session, Malformed)
     SessionRecord out;
     std::string with_nul = encode_session(sample()) + std::string(1, '\0');
     EXPECT_FALSE(decode_session(with_nul, out));
+    // an escaped NUL in any string: an unreadable record, never a shortened field
+    for (const char *text : {
+             R"({"openid":"o1\u0000x","session_key":"k1","appid":"wx1"})",
+             R"({"openid":"o1","session_key":"k1\u0000","appid":"wx1"})",
+             R"({"openid":"o1","session_key":"k1","appid":"wx1\u0000wx2"})",
+             R"({"openid":"o1","session_key":"k1","appid":"wx1","unionid":"\u0000"})",
+         }) {
+        SessionRecord rec = sample();
+        EXPECT_FALSE(decode_session(text, rec)) << text;
+        expect_same(rec, sample());
+    }
 }
 
 TEST(Session, MissingIatIsZero)

@@ -133,6 +133,22 @@ TEST(Code2Session, MalformedErrcode)
     expect_bad(R"({"errcode":{"v":40029}})", "malformed errcode");
 }
 
+// cJSON keeps strings NUL-terminated: an escaped NUL would cut a field short unnoticed.
+TEST(Code2Session, EscapedNulRefused)
+{
+    expect_bad(R"({"openid":"oUser1\u0000junk","session_key":"HyVFkGl5F5OQWJZZaNzBBg=="})",
+               "NUL character in the answer");
+    expect_bad(R"({"openid":"oUser1","session_key":"HyVFkGl5F5OQWJZZaNzBBg==\u0000"})",
+               "NUL character in the answer");
+    expect_bad(R"({"openid":"oUser1","session_key":"HyVFkGl5F5OQWJZZaNzBBg==","x\u0000":1})",
+               "NUL character in the answer");
+    expect_bad(R"({"errcode":"40029\u0000","errmsg":"x"})", "NUL character in the answer");
+    // an escaped backslash followed by u0000 is text, not a NUL
+    Code2SessionResult r = parse_code2session(
+        R"({"openid":"oUser1","session_key":"HyVFkGl5F5OQWJZZaNzBBg==","errmsg":"a\\u0000"})");
+    EXPECT_EQ(r.kind, Code2SessionResult::Kind::ok);
+}
+
 TEST(Code2Session, EmptyGarbageAndWrongShapes)
 {
     expect_bad("", "empty body");
@@ -142,7 +158,7 @@ TEST(Code2Session, EmptyGarbageAndWrongShapes)
     expect_bad(R"({"openid":"oUser1","session_key":"HyVFkGl5F5OQWJZZaNzBBg=="} trailing)", "not json");
     expect_bad(std::string(R"({"openid":"oUser1","session_key":"HyVFkGl5F5OQWJZZaNzBBg=="})") +
                    std::string(1, '\0') + "x",
-               "not json");
+               "NUL character in the answer");
     expect_bad("[]", "not a json object");
     expect_bad("\"openid\"", "not a json object");
     expect_bad("42", "not a json object");

@@ -1,5 +1,5 @@
 #!/bin/sh
-# prove wrapper for the Test::Nginx suites (t/*.t, t-runner/*.t):
+# prove wrapper for the Test::Nginx suites (t/*.t, util/test-nginx/t/*.t):
 # uses the real Test::Nginx (OpenResty, from CPAN) when it is installed and
 # falls back to the small runner in util/test-nginx/lib otherwise.
 #

@@ -5,6 +5,7 @@
 BEGIN {
     use FindBin;
     $ENV{TEST_NGINX_PORT}     ||= 19841;
+    $ENV{TEST_NGINX_TCP_PORT} ||= 19842;   # the --- tcp_listen mock upstream
     $ENV{TEST_NGINX_SERVROOT} ||= "$FindBin::Bin/servroot";
 }
 
@@ -37,7 +38,7 @@ our $Config = <<'_EOC_';
         return 200 "body=$http_x_body|len=$http_x_len\n";
     }
     location = /up {
-        proxy_pass http://127.0.0.1:19842;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_TCP_PORT;
         proxy_read_timeout 5s;
     }
 _EOC_
@@ -108,9 +109,10 @@ a
 
 
 === TEST 7: tcp_listen mock upstream; chunked response is decoded
---- tcp_listen: 19842
+--- tcp_listen eval
+$ENV{TEST_NGINX_TCP_PORT}
 --- tcp_query eval
-"GET /up HTTP/1.0\r\nHost: 127.0.0.1:19842\r\nConnection: close\r\n\r\n"
+"GET /up HTTP/1.0\r\nHost: 127.0.0.1:$ENV{TEST_NGINX_TCP_PORT}\r\nConnection: close\r\n\r\n"
 --- tcp_reply eval
 "HTTP/1.0 200 OK\r\nX-Up: 1\r\n\r\nhello from upstream"
 --- request
@@ -124,7 +126,8 @@ hello from upstream
 
 
 === TEST 8: client timeout with --- abort is not a failure
---- tcp_listen: 19842
+--- tcp_listen eval
+$ENV{TEST_NGINX_TCP_PORT}
 --- tcp_reply_delay: 1
 --- tcp_reply eval
 "HTTP/1.0 200 OK\r\n\r\nlate"
@@ -137,7 +140,8 @@ GET /up
 
 
 === TEST 9: a slow upstream within the timeout
---- tcp_listen: 19842
+--- tcp_listen eval
+$ENV{TEST_NGINX_TCP_PORT}
 --- tcp_reply_delay: 0.3
 --- tcp_reply eval
 "HTTP/1.0 200 OK\r\n\r\nlate"

@@ -6,6 +6,7 @@
 BEGIN {
     use FindBin;
     $ENV{TEST_NGINX_PORT}     ||= 19841;
+    $ENV{TEST_NGINX_UDP_PORT} ||= 19844;   # the --- udp_listen mock DNS server
     $ENV{TEST_NGINX_SERVROOT} ||= "$FindBin::Bin/servroot";
 }
 
@@ -44,13 +45,14 @@ this would fail
 
 === TEST 3: mock DNS server over UDP
 --- config
-    resolver 127.0.0.1:19844 valid=1s ipv6=off;
+    resolver 127.0.0.1:$TEST_NGINX_UDP_PORT valid=1s ipv6=off;
     resolver_timeout 1s;
     location = /t {
         set $h "foo.test";
         proxy_pass http://$h:1234/;
     }
---- udp_listen: 19844
+--- udp_listen eval
+$ENV{TEST_NGINX_UDP_PORT}
 --- udp_reply eval
 sub {
     my $q = shift;

@@ -1,0 +1,198 @@
+package WxAuthStandIns;
+
+# Peers that misbehave, for the suites in t/, started in the test process and
+# stopped when it ends (also when a test dies):
+#
+# - raw_http_server(%answers): an HTTP server that answers each request path
+#   with the exact bytes given (or runs a sub on the socket), so that a suite
+#   can send what nginx itself would never produce: broken chunked framing, a
+#   body that stops after the headers, answers of any size;
+# - start_redis(): a private redis-server on a free loopback port, which a
+#   suite may kill, restart (restart_redis) or pause without disturbing the
+#   shared test Redis.
+#
+# Plain Perl, core modules only, like WxAuthTest.
+
+use strict;
+use warnings;
+
+use File::Temp ();
+use IO::Socket::INET ();
+use POSIX ();
+use Time::HiRes ();
+
+use WxAuthTest ();
+
+my $Parent = $$;
+my @Started;   # pids to stop when the test process ends
+
+sub _own_signals {
+    # whatever handlers the test runner set: not for the servers started here
+    $SIG{$_} = 'DEFAULT' for qw(INT HUP QUIT PIPE ALRM CHLD TERM);
+}
+
+sub _stop {
+    my $pid = shift;
+    kill 'TERM', $pid;
+    for (1 .. 100) {
+        return if waitpid($pid, POSIX::WNOHANG()) != 0;
+        Time::HiRes::sleep(0.02);
+    }
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+}
+
+END {
+    if ($$ == $Parent) {
+        local $?;   # waitpid sets it: the test's exit status must stay
+        _stop($_) for @Started;
+    }
+}
+
+#---------------------------------------------------------------------------
+# Raw HTTP
+
+# raw_http_server(path => answer, ...) -> port
+# `answer` is the whole response as bytes, or a sub called with the client
+# socket (it writes what it wants, sleeps, closes). The request's path (query
+# string removed) picks the answer; an unknown path gets a 404. One process
+# per connection, so that a stalled answer holds up nobody else.
+sub raw_http_server {
+    my %answers = @_;
+    my $listener = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
+                                         LocalPort => 0, Proto => 'tcp', ReuseAddr => 1)
+        or die "WxAuthStandIns: cannot listen: $!\n";
+    my $port = $listener->sockport;
+
+    my $pid = fork;
+    die "WxAuthStandIns: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        eval { _serve_raw($listener, \%answers) };
+        POSIX::_exit(0);   # never the test's own END blocks
+    }
+    close $listener;
+    push @Started, $pid;
+    return $port;
+}
+
+sub _serve_raw {
+    my ($listener, $answers) = @_;
+    my %kids;
+    _own_signals();
+    $SIG{TERM} = sub { kill 'TERM', keys %kids; POSIX::_exit(0) };
+    $SIG{CHLD} = sub {
+        while ((my $k = waitpid(-1, POSIX::WNOHANG())) > 0) { delete $kids{$k} }
+    };
+    while (1) {
+        my $c = $listener->accept or next;   # interrupted by SIGCHLD
+        my $k = fork;
+        if (defined $k && $k == 0) {
+            _own_signals();
+            close $listener;
+            alarm 120;   # whatever happens, never outlive the suite by much
+            eval { _answer_raw($c, $answers) };
+            POSIX::_exit(0);
+        }
+        $kids{$k} = 1 if $k;
+        close $c;
+    }
+}
+
+sub _answer_raw {
+    my ($c, $answers) = @_;
+    my $head = '';
+    while ($head !~ /\r?\n\r?\n/) {
+        my $n = sysread($c, $head, 8192, length $head);
+        return unless $n;
+    }
+    my ($path) = $head =~ m{^[A-Z]+ ([^ ?]*)};
+    my $answer = defined $path ? $answers->{$path} : undef;
+    if (!defined $answer) {
+        _write_all($c, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    } elsif (ref $answer eq 'CODE') {
+        $answer->($c);
+    } else {
+        _write_all($c, $answer);
+    }
+    close $c;
+}
+
+sub _write_all {
+    my ($c, $data) = @_;
+    local $SIG{PIPE} = 'IGNORE';
+    while (length $data) {
+        my $n = syswrite($c, $data);
+        return unless $n;
+        substr($data, 0, $n, '');
+    }
+}
+
+# write_all(socket, bytes): for answer subs
+sub write_all { _write_all(@_) }
+
+# http_answer(body, headers...) -> a complete HTTP/1.1 answer with a Content-Length
+sub http_answer {
+    my ($body, @headers) = @_;
+    return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+         . length($body) . "\r\n" . join('', map { "$_\r\n" } @headers)
+         . "Connection: close\r\n\r\n$body";
+}
+
+#---------------------------------------------------------------------------
+# A private redis-server
+
+my %RedisDir;   # port -> its directory
+
+# start_redis(port?) -> port: a private redis-server (a port of its own unless
+# one is given, e.g. to restart it where it was).
+sub start_redis {
+    my $port = shift || WxAuthTest::free_port();
+    my $dir = $RedisDir{$port}
+        ||= File::Temp::tempdir('wxauth-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $pid = fork;
+    die "WxAuthStandIns: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';
+        no warnings 'exec';
+        exec $ENV{TEST_NGINX_REDIS_SERVER} || 'redis-server', '--bind', '127.0.0.1',
+             '--port', $port, '--save', '', '--appendonly', 'no', '--dir', $dir,
+             '--logfile', "$dir/redis.log";
+        POSIX::_exit(127);
+    }
+    push @Started, $pid;
+    $RedisDir{"pid:$port"} = $pid;
+    return $port;
+}
+
+# Waits until the private Redis at `port` answers PING; returns the time it did
+# (Time::HiRes::time), or dies after `within` seconds (default 5).
+sub wait_redis {
+    my ($port, $within) = @_;
+    my $t0 = Time::HiRes::time();
+    while (Time::HiRes::time() - $t0 < ($within || 5)) {
+        my $pong = eval { redis_at($port, 'PING') };
+        return Time::HiRes::time() if defined $pong && !ref $pong && $pong eq 'PONG';
+        Time::HiRes::sleep(0.005);
+    }
+    die "WxAuthStandIns: redis-server on port $port did not answer (see "
+        . ($RedisDir{$port} || '?') . "/redis.log)\n";
+}
+
+# Kills the private Redis at `port` at once (SIGKILL: no goodbye to clients).
+sub kill_redis {
+    my $port = shift;
+    my $pid = delete $RedisDir{"pid:$port"} or return;
+    kill 'KILL', $pid;
+    waitpid($pid, 0);
+    @Started = grep { $_ != $pid } @Started;
+}
+
+# redis_at(port, CMD, ARGS...): WxAuthTest::redis against another port.
+sub redis_at {
+    my $port = shift;
+    local $WxAuthTest::RedisPort = $port;
+    return WxAuthTest::redis(@_);
+}
+
+1;
