@@ -7,6 +7,7 @@ export type ModuleErrorCode =
   | 'session_expired'
   | 'store_unavailable'
   | 'invalid_request'
+  | 'request_too_large'
   | 'method_not_allowed'
   | 'invalid_code'
   | 'user_blocked'
