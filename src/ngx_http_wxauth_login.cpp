@@ -205,10 +205,25 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
 }
 
 
-/* the client's own connection failed: closed, reset, timed out */
+/*
+ * The client went away: its connection closed, reset or timed out, or (HTTP/2) its stream was
+ * reset, which nginx reports by finalizing the subrequest with 499 and c->error alone.
+ */
 static bool
-ngx_http_wxauth_client_failed(ngx_connection_t *c)
+ngx_http_wxauth_client_failed(ngx_http_request_t *sr, ngx_int_t rc)
 {
+    ngx_connection_t  *c = sr->connection;
+
+    if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST || rc == NGX_HTTP_REQUEST_TIME_OUT) {
+        return true;
+    }
+
+#if (NGX_HTTP_V2)
+    if (sr->main->stream && (sr->main->stream->rst_sent || sr->main->stream->out_closed)) {
+        return true;
+    }
+#endif
+
     return c->read->eof || c->read->error || c->write->error || c->timedout || c->close;
 }
 
@@ -261,7 +276,7 @@ ngx_http_wxauth_login_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
      */
     timed_out = ngx_http_wxauth_upstream_timed_out(sr);
 
-    if ((rc == NGX_ERROR || c->error || timed_out) && !ngx_http_wxauth_client_failed(c)) {
+    if ((rc == NGX_ERROR || c->error || timed_out) && !ngx_http_wxauth_client_failed(sr, rc)) {
         ctx->login.sr_failed = 1;
         ctx->login.sr_timed_out = timed_out ? 1 : 0;
         c->error = 0;
