@@ -15,9 +15,10 @@ WXAUTH_PACKAGES=(
     curl openssl
 )
 
-# What only the test command needs besides (promtool, for the metrics' format and rules).
+# What only the test command needs besides (promtool, for the metrics' format and rules;
+# redis-sentinel, for t/011-sentinel.t's failover).
 WXAUTH_TEST_PACKAGES=(
-    prometheus
+    prometheus redis-sentinel
 )
 
 wxauth_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
