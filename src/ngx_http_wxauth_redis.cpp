@@ -32,7 +32,9 @@
 #include <new>
 
 #include "core/redis_address.h"
+#include "core/sentinel.h"
 #include "ngx_http_wxauth_metrics.h"
+#include "ngx_http_wxauth_redis_sentinel.h"
 
 
 #define NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL  100
@@ -53,6 +55,7 @@ struct ngx_http_wxauth_redis_conn_s {
     unsigned                         down:1;          /* unreachable: fail fast, probe */
     unsigned                         failure_logged:1;
     unsigned                         exiting:1;
+    unsigned                         following:1;     /* sentinel: moving to a new master */
 };
 
 
@@ -92,6 +95,8 @@ ngx_http_wxauth_redis_now_us(void)
     return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 static void ngx_http_wxauth_redis_drop(ngx_http_wxauth_redis_conn_t *conn);
+static void ngx_http_wxauth_redis_moved(ngx_http_wxauth_redis_conn_t *conn,
+    const std::string &error);
 
 
 /* `n` more replies are due: the liveness timer runs while any is */
@@ -169,6 +174,12 @@ ngx_http_wxauth_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
     try {
         batch->replies[batch->received] =
             wxauth::inspect_reply(static_cast<redisReply *>(reply));
+
+        if (batch->conn->server->sentinel != NULL
+            && wxauth::is_failover_error(batch->replies[batch->received]))
+        {
+            ngx_http_wxauth_redis_moved(batch->conn, batch->replies[batch->received].text);
+        }
 
     } catch (...) {
         batch->lost = true;
@@ -455,6 +466,12 @@ ngx_http_wxauth_redis_cleanup(void *privdata)
     if (!conn->exiting) {
         /* at once after a close; every 100 ms while Redis cannot be reached */
         ngx_add_timer(&conn->probe, conn->down ? NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL : 1);
+
+        if (conn->server->sentinel != NULL && !conn->following) {
+            /* the master was lost or is no master: the probe asks the sentinels again */
+            ngx_http_wxauth_sentinel_forget(conn->server);
+            conn->down = 1;
+        }
     }
 }
 
@@ -584,6 +601,58 @@ ngx_http_wxauth_redis_setup_reply(redisAsyncContext *ac, void *reply, void *priv
 }
 
 
+/* sentinel mode: ROLE, the last command of the setup, says whether this is the master */
+static void
+ngx_http_wxauth_redis_role_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    redisReply                    *r;
+    wxauth::RedisRole              role;
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(privdata);
+    r = static_cast<redisReply *>(reply);
+
+    if (r == NULL) {
+        return;
+    }
+
+    ngx_http_wxauth_redis_answered(conn);
+
+    try {
+        role = wxauth::parse_role_reply(wxauth::inspect_reply(r));
+
+    } catch (...) {
+        role = wxauth::RedisRole::unknown;
+    }
+
+    if (role != wxauth::RedisRole::master) {
+        /* never a write to a replica: ask the sentinels again, after a pause */
+        if (r->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, conn->log, 0,
+                          "wxauth: redis %V refused ROLE: %*s",
+                          &conn->server->name, (size_t) ngx_min(r->len, 256), r->str);
+        } else {
+            ngx_log_error(NGX_LOG_WARN, conn->log, 0,
+                          "wxauth: redis %V is not the master (ROLE: %s), "
+                          "asking the sentinels again", &conn->server->name,
+                          role == wxauth::RedisRole::replica ? "replica"
+                          : role == wxauth::RedisRole::sentinel ? "sentinel" : "unknown");
+        }
+
+        conn->failure_logged = 1;
+        conn->down = 1;
+        redisAsyncFree(ac);   /* deferred by hiredis until this callback returns */
+        return;
+    }
+
+    ngx_http_wxauth_sentinel_confirmed(conn->server);
+
+    if (conn->setup_pending && --conn->setup_pending == 0 && conn->connected) {
+        ngx_http_wxauth_redis_ready(conn);
+    }
+}
+
+
 static ngx_int_t
 ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
 {
@@ -595,6 +664,16 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
     ngx_http_wxauth_redis_server_t  *server;
 
     server = conn->server;
+
+    if (server->sentinel != NULL) {
+        /* requests wait for ROLE's "master"; with no master known, ask the sentinels */
+        conn->down = 1;
+
+        if (server->host.len == 0) {
+            ngx_http_wxauth_sentinel_discover(server);
+            return NGX_DECLINED;
+        }
+    }
 
     if (server->path.len) {
         ac = redisAsyncConnectUnix((const char *) server->path.data);
@@ -617,6 +696,7 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
 
         conn->down = 1;
         redisAsyncFree(ac);   /* its cleanup hook is not set yet: nothing else runs */
+        ngx_http_wxauth_sentinel_forget(server);   /* sentinel mode: ask again */
         return NGX_ERROR;
     }
 
@@ -635,7 +715,8 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
     conn->ac = ac;
     conn->c = c;
     conn->connected = 0;
-    conn->setup_pending = (server->password.len ? 1 : 0) + (server->db ? 1 : 0);
+    conn->setup_pending = (server->password.len ? 1 : 0) + (server->db ? 1 : 0)
+                          + (server->sentinel ? 1 : 0);
 
     ac->data = conn;
     ac->ev.data = conn;
@@ -667,6 +748,12 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
         redisAsyncCommandArgv(ac, ngx_http_wxauth_redis_setup_reply, conn, 2, argv, argvlen);
     }
 
+    if (server->sentinel) {
+        argv[0] = "ROLE";
+        argvlen[0] = 4;
+        redisAsyncCommandArgv(ac, ngx_http_wxauth_redis_role_reply, conn, 1, argv, argvlen);
+    }
+
     ngx_http_wxauth_redis_expect(conn, conn->setup_pending);
 
     return NGX_OK;
@@ -689,6 +776,62 @@ ngx_http_wxauth_redis_drop(ngx_http_wxauth_redis_conn_t *conn)
 
     /* pending batches get NULL replies; the cleanup hooks forget the context */
     redisAsyncFree(conn->ac);
+}
+
+
+/* sentinel mode: -READONLY or -MASTERDOWN: this is no longer the master */
+static void
+ngx_http_wxauth_redis_moved(ngx_http_wxauth_redis_conn_t *conn, const std::string &error)
+{
+    if (conn->ac == NULL || (conn->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
+        return;
+    }
+
+    /* Redis's own message: never contains a password */
+    ngx_log_error(NGX_LOG_WARN, conn->log, 0,
+                  "wxauth: redis %V answered \"%*s\", asking the sentinels again",
+                  &conn->server->name, ngx_min(error.size(), (size_t) 256), error.data());
+    conn->failure_logged = 1;
+
+    /*
+     * Deferred by hiredis until the reply callback returns; meanwhile no request is sent
+     * (the context is being freed), then the cleanup hook forgets the master.
+     */
+    redisAsyncFree(conn->ac);
+}
+
+
+void
+ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server)
+{
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = server->conn;
+
+    if (conn == NULL || conn->exiting) {
+        return;
+    }
+
+    if (conn->ac != NULL) {
+        /* requests waiting on the old master get 503; it is not forgotten, it is replaced */
+        conn->following = 1;
+        conn->down = 1;
+        redisAsyncFree(conn->ac);
+        conn->following = 0;
+    }
+
+    if (conn->ac != NULL) {
+        return;   /* freed later by hiredis: the probe connects then (never happens here) */
+    }
+
+    if (conn->probe.timer_set) {
+        ngx_del_timer(&conn->probe);
+    }
+
+    if (ngx_http_wxauth_redis_connect(conn) != NGX_OK && !conn->exiting) {
+        conn->down = 1;
+        ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
+    }
 }
 
 
@@ -886,6 +1029,12 @@ ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers)
 
         server[i]->conn = conn;
 
+        if (server[i]->sentinel != NULL
+            && ngx_http_wxauth_sentinel_init_worker(server[i], cycle->log) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         /* connect now so that the first request finds the connection up; failures retry */
         if (ngx_http_wxauth_redis_connect(conn) != NGX_OK) {
             ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
@@ -912,6 +1061,10 @@ ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers)
         }
 
         conn->exiting = 1;
+
+        if (server[i]->sentinel != NULL) {
+            ngx_http_wxauth_sentinel_exit_worker(server[i]);
+        }
 
         if (conn->probe.timer_set) {
             ngx_del_timer(&conn->probe);
