@@ -627,7 +627,10 @@ ngx_http_wxauth_redis_role_reply(redisAsyncContext *ac, void *reply, void *privd
 
     if (role != wxauth::RedisRole::master) {
         /* never a write to a replica: ask the sentinels again, after a pause */
-        if (r->type == REDIS_REPLY_ERROR) {
+        if (conn->failure_logged) {
+            /* said once until a master is confirmed: this repeats every 100 ms */
+
+        } else if (r->type == REDIS_REPLY_ERROR) {
             ngx_log_error(NGX_LOG_ERR, conn->log, 0,
                           "wxauth: redis %V refused ROLE: %*s",
                           &conn->server->name, (size_t) ngx_min(r->len, 256), r->str);

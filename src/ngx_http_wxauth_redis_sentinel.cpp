@@ -7,7 +7,7 @@
  *    while the master is unknown (at start, after the connection to it was lost, after it
  *    answered -READONLY / -MASTERDOWN or ROLE said it is no master). A sentinel that cannot
  *    be reached, refuses, does not know the name or does not answer within the liveness time
- *    is skipped for the next one in the configured order; after a whole round without an
+ *    (at least 1 s) is skipped for the next one in the configured order; after a whole round without an
  *    answer the next round starts 100 ms later. The sentinel that answered is asked first the
  *    next time;
  *  - the subscription link: `SUBSCRIBE +switch-master` on one sentinel, for the whole life of
@@ -31,7 +31,7 @@
 
 #define NGX_HTTP_WXAUTH_SENTINEL_PAUSE         100   /* after a round without an answer */
 #define NGX_HTTP_WXAUTH_SENTINEL_PORT          26379
-#define NGX_HTTP_WXAUTH_SENTINEL_ASK_TIMEOUT   1000  /* when no liveness is known */
+#define NGX_HTTP_WXAUTH_SENTINEL_ASK_TIMEOUT   1000  /* at least, or liveness= */
 
 
 static void ngx_http_wxauth_sentinel_ask(ngx_http_wxauth_sentinel_t *s);
@@ -235,6 +235,13 @@ ngx_http_wxauth_sentinel_sub_gone(ngx_http_wxauth_sentinel_t *s)
 
     if (s->exiting) {
         return;
+    }
+
+    if (link->lost && !link->failure_logged) {
+        ngx_log_error(NGX_LOG_WARN, s->log, 0,
+                      "wxauth: lost the +switch-master subscription on sentinel %V, "
+                      "moving it to the next one", &ngx_http_wxauth_sentinel_addr(link)->name);
+        link->failure_logged = 1;
     }
 
     link->index = wxauth::next_sentinel(link->index, s->addrs.nelts);
@@ -441,8 +448,18 @@ ngx_http_wxauth_sentinel_found(ngx_http_wxauth_sentinel_t *s, const wxauth::Node
                      NGX_SOCKADDR_STRLEN + 8, " (%*s)", text.size(), text.data());
     server->name.len = p - server->name.data;
 
-    ngx_log_error(NGX_LOG_INFO, s->log, 0, "wxauth: sentinel %V names %s the master of \"%V\"",
-                  by, text.c_str(), &s->master_name);
+    if (s->named.len != server->host.len || s->named_port != server->port
+        || ngx_strncmp(s->named.data, server->host.data, server->host.len) != 0)
+    {
+        /* said when it changes: while the master is down, the same answer every 100 ms */
+        ngx_log_error(NGX_LOG_INFO, s->log, 0,
+                      "wxauth: sentinel %V names %s the master of \"%V\"",
+                      by, text.c_str(), &s->master_name);
+
+        ngx_memcpy(s->named.data, server->host.data, server->host.len);
+        s->named.len = server->host.len;
+        s->named_port = server->port;
+    }
 
     ngx_http_wxauth_redis_follow(server);
 }
@@ -517,7 +534,7 @@ ngx_http_wxauth_sentinel_ask(ngx_http_wxauth_sentinel_t *s)
     redisAsyncCommandArgv(link->ac, ngx_http_wxauth_sentinel_ask_reply, link, 3, argv,
                           argvlen);
 
-    timeout = s->server->liveness ? s->server->liveness : NGX_HTTP_WXAUTH_SENTINEL_ASK_TIMEOUT;
+    timeout = ngx_max(s->server->liveness, NGX_HTTP_WXAUTH_SENTINEL_ASK_TIMEOUT);
     ngx_add_timer(&link->timer, timeout);
 }
 
@@ -672,9 +689,9 @@ ngx_http_wxauth_sentinel_forget(ngx_http_wxauth_redis_server_t *server)
         return;
     }
 
+    /* the name keeps the last address, for the logs of what follows */
     server->host.len = 0;
     server->port = 0;
-    server->name.len = s->master_name.len;
 }
 
 
@@ -877,8 +894,11 @@ ngx_http_wxauth_sentinel_parse(ngx_conf_t *cf, ngx_http_wxauth_redis_server_t *s
     server->name.data = static_cast<u_char *>(
                             ngx_pnalloc(cf->pool, master_name->len + NGX_SOCKADDR_STRLEN + 8));
     s->confirmed.data = static_cast<u_char *>(ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1));
+    s->named.data = static_cast<u_char *>(ngx_pnalloc(cf->pool, NGX_SOCKADDR_STRLEN + 1));
 
-    if (server->host.data == NULL || server->name.data == NULL || s->confirmed.data == NULL) {
+    if (server->host.data == NULL || server->name.data == NULL || s->confirmed.data == NULL
+        || s->named.data == NULL)
+    {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 

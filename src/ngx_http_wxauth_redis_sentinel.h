@@ -31,7 +31,8 @@ typedef struct {
                                                    pause before the next try; subscription:
                                                    the pause before it is made again */
     unsigned                          answered:1;   /* ask: the master's address came */
-    unsigned                          lost:1;       /* subscription: it was up, then lost */
+    unsigned                          lost:1;       /* subscription: was up before, so a
+                                                       new one asks the sentinels again */
     unsigned                          failure_logged:1;
 } ngx_http_wxauth_sentinel_link_t;
 
@@ -49,6 +50,8 @@ struct ngx_http_wxauth_sentinel_s {
     ngx_uint_t                        tried;         /* sentinels asked in this round */
     ngx_str_t                         confirmed;     /* the last master ROLE confirmed */
     ngx_int_t                         confirmed_port;
+    ngx_str_t                         named;         /* the last master a sentinel named */
+    ngx_int_t                         named_port;
     unsigned                          exiting:1;
 };
 
