@@ -669,7 +669,10 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* wxauth_redis_sentinel MASTER_NAME ADDRESS... [password=] [sentinel_password=] [db=] [liveness=] */
+/*
+ * wxauth_redis_sentinel MASTER_NAME ADDRESS... [password=] [sentinel_password=] [db=]
+ *     [liveness=]
+ */
 static char *
 ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {

@@ -7,9 +7,9 @@
  *    while the master is unknown (at start, after the connection to it was lost, after it
  *    answered -READONLY / -MASTERDOWN or ROLE said it is no master). A sentinel that cannot
  *    be reached, refuses, does not know the name or does not answer within the liveness time
- *    (at least 1 s) is skipped for the next one in the configured order; after a whole round without an
- *    answer the next round starts 100 ms later. The sentinel that answered is asked first the
- *    next time;
+ *    (at least 1 s) is skipped for the next one in the configured order; after a whole round
+ *    without an answer the next round starts 100 ms later. The sentinel that answered is
+ *    asked first the next time;
  *  - the subscription link: `SUBSCRIBE +switch-master` on one sentinel, for the whole life of
  *    the worker, moved to the next sentinel 100 ms after it is lost (and the sentinels are
  *    then asked again, in case a switch happened meanwhile).

@@ -83,22 +83,45 @@ WxAuthStandIns::wait_redis($Lone);
 our $Writable = WxAuthStandIns::start_redis(undef, '--replicaof', '127.0.0.1', $Lone,
                                             '--replica-read-only', 'no');
 WxAuthStandIns::wait_redis($Writable);
-$ENV{TEST_NGINX_FAKE_SENTINEL_PORT} = WxAuthStandIns::tcp_server(sub {
-    my $c = shift;
-    while (1) {
-        my $cmd = eval { WxAuthTest::_read_reply($c) };
-        return unless ref $cmd eq 'ARRAY' && @$cmd;
-        my $verb = uc $cmd->[0];
-        if ($verb eq 'SENTINEL') {
-            WxAuthStandIns::write_all($c, "*2\r\n\$9\r\n127.0.0.1\r\n\$" . length($Writable)
-                                          . "\r\n$Writable\r\n");
-        } elsif ($verb eq 'SUBSCRIBE') {
-            WxAuthStandIns::write_all($c, "*3\r\n\$9\r\nsubscribe\r\n\$14\r\n+switch-master\r\n:1\r\n");
-        } else {
-            WxAuthStandIns::write_all($c, "-ERR unknown command\r\n");
+
+# resp_server(sub { my @command = @_; return the RESP answer }) -> port: a
+# stand-in that answers each command it reads with what the sub returns
+sub resp_server {
+    my $answer = shift;
+    return WxAuthStandIns::tcp_server(sub {
+        my $c = shift;
+        while (1) {
+            my $cmd = eval { WxAuthTest::_read_reply($c) };
+            return unless ref $cmd eq 'ARRAY' && @$cmd;
+            WxAuthStandIns::write_all($c, $answer->(@$cmd));
         }
-    }
+    });
+}
+
+sub bulk { '$' . length($_[0]) . "\r\n$_[0]\r\n" }
+
+# a stand-in sentinel that names 127.0.0.1:port the master, whatever is asked
+sub fake_sentinel {
+    my $port = shift;
+    return resp_server(sub {
+        my $verb = uc shift;
+        return '*2' . "\r\n" . bulk('127.0.0.1') . bulk($port) if $verb eq 'SENTINEL';
+        return "*3\r\n" . bulk('subscribe') . bulk('+switch-master') . ":1\r\n"
+            if $verb eq 'SUBSCRIBE';
+        return "-ERR unknown command\r\n";
+    });
+}
+
+$ENV{TEST_NGINX_FAKE_SENTINEL_PORT} = fake_sentinel($Writable);
+
+# a stand-in Redis that says it is a master, but refuses every command with
+# -READONLY (a demoted master whose connection survived the failover)
+our $Demoted = resp_server(sub {
+    my $verb = uc shift;
+    return "*3\r\n" . bulk('master') . ":0\r\n*0\r\n" if $verb eq 'ROLE';
+    return "-READONLY You can't write against a read only replica.\r\n";
 });
+$ENV{TEST_NGINX_DEMOTED_SENTINEL_PORT} = fake_sentinel($Demoted);
 
 # ---- configurations nginx refuses
 
@@ -231,7 +254,21 @@ sub metric {
     return $body =~ /^\Q$name\E (\d+)$/m ? $1 : undef;
 }
 
-our ($NewMaster, $Window);
+# waits (at most 5 s) until the error log has a line that matches
+sub wait_for_log {
+    my $re = shift;
+    my $log = server_root() . '/logs/error.log';
+    my $t0 = Time::HiRes::time();
+    while (Time::HiRes::time() - $t0 < 5) {
+        if (open my $fh, '<', $log) {
+            while (<$fh>) { return 1 if $_ =~ $re }
+        }
+        Time::HiRes::sleep(0.02);
+    }
+    return 0;
+}
+
+our $NewMaster;
 
 check_accum_error_log();
 no_shuffle();
@@ -337,7 +374,8 @@ sub {
 --- response_body_like: ^\{"session":"[A-Za-z0-9_-]{43}","expires_in":86400\}$
 --- timeout: 5
 --- error_log eval
-[qr/wxauth: following the failover of "wxt011" from 127\.0\.0\.1:\d+ to wxt011 \(127\.0\.0\.1:\d+\)/]
+[qr/wxauth: sentinel 127\.0\.0\.1:\d+: \+switch-master wxt011 127\.0\.0\.1 \d+ 127\.0\.0\.1 \d+/,
+ qr/wxauth: following the failover of "wxt011" from 127\.0\.0\.1:\d+ to wxt011 \(127\.0\.0\.1:\d+\)/]
 
 
 
@@ -350,7 +388,7 @@ qq{
 $WxAuthTest::Servers
 }
 --- init
-Time::HiRes::sleep(0.3);   # the worker asked the stand-in and ROLE answered
+main::wait_for_log(qr/is not the master/);   # the worker asked the stand-in, ROLE answered
 --- request
 POST /login
 code=good
@@ -369,3 +407,25 @@ sub {
 --- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
 --- error_log eval
 [qr/wxauth: redis wxt011r \(127\.0\.0\.1:$main::Writable\) is not the master \(ROLE: replica\), asking the sentinels again/]
+
+
+
+=== TEST 4: a master that answers -READONLY (demoted, its connection kept): the request fails, and the worker asks the sentinels again
+--- http_config eval
+qq{
+    wxauth_redis_sentinel wxt011d 127.0.0.1:\$TEST_NGINX_DEMOTED_SENTINEL_PORT;
+    wxauth_redis_prefix "$main::Prefix";
+
+$WxAuthTest::Servers
+}
+--- init
+main::wait_for_log(qr/the master of "wxt011d" is/);   # ROLE said "master"
+--- request
+POST /login
+code=good
+--- more_headers
+Content-Type: application/x-www-form-urlencoded
+--- error_code: 503
+--- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
+--- error_log eval
+[qr/wxauth: redis wxt011d \(127\.0\.0\.1:$main::Demoted\) answered "READONLY You can't write against a read only replica\.", asking the sentinels again/]
