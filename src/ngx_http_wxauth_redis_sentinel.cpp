@@ -8,8 +8,8 @@
  *    answered -READONLY / -MASTERDOWN or ROLE said it is no master). A sentinel that cannot
  *    be reached, refuses, does not know the name or does not answer within the liveness time
  *    (at least 1 s) is skipped for the next one in the configured order; after a whole round
- *    without an answer the next round starts 100 ms later. The sentinel that answered is
- *    asked first the next time;
+ *    without an answer the next round starts 100 ms later. An answer that did not work out
+ *    (unreachable, not a master) sends the next question to the next sentinel too;
  *  - the subscription link: `SUBSCRIBE +switch-master` on one sentinel, for the whole life of
  *    the worker, moved to the next sentinel 100 ms after it is lost (and the sentinels are
  *    then asked again, in case a switch happened meanwhile).
@@ -692,6 +692,15 @@ ngx_http_wxauth_sentinel_forget(ngx_http_wxauth_redis_server_t *server)
     /* the name keeps the last address, for the logs of what follows */
     server->host.len = 0;
     server->port = 0;
+
+    /*
+     * The address did not work out: the next question goes to the next sentinel. Right after
+     * a failover only the leader knows the new master for up to 2 s (the others learn it
+     * from its hello messages): asking round the sentinels finds it.
+     */
+    if (s->ask.ac == NULL) {
+        s->ask.index = wxauth::next_sentinel(s->ask.index, s->addrs.nelts);
+    }
 }
 
 

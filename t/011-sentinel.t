@@ -363,6 +363,9 @@ Content-Type: application/x-www-form-urlencoded
 --- follow_up eval
 sub {
     my ($name, $token) = @_;
+    # the sentinel of the subscription announces the switch when it is the
+    # leader, or when the leader's hello messages reach it (every 2 s)
+    main::wait_for_log(qr/\+switch-master wxt011 /);
     my $stored = WxAuthStandIns::redis_at($main::NewMaster, 'GET',
                                           WxAuthTest::session_key($main::Prefix, $token));
     Test::More::ok(defined $stored, "$name - the login wrote to the new master");
