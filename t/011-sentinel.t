@@ -123,6 +123,45 @@ our $Demoted = resp_server(sub {
 });
 $ENV{TEST_NGINX_DEMOTED_SENTINEL_PORT} = fake_sentinel($Demoted);
 
+# passwords: a master with requirepass, named by a stand-in sentinel that
+# answers only after AUTH with its own password
+our $MasterPassword   = 'm4sterPw-011';
+our $SentinelPassword = 's3ntinelPw-011';
+our $Guarded = WxAuthStandIns::start_redis(undef, '--requirepass', $MasterPassword);
+{
+    my $t0 = Time::HiRes::time();
+    until ((eval { (WxAuthStandIns::redis_session($Guarded, ['AUTH', $MasterPassword]))[0] }
+            // '') eq 'OK')
+    {
+        die "t/011: the redis-server with a password did not start\n"
+            if Time::HiRes::time() - $t0 > 5;
+        Time::HiRes::sleep(0.01);
+    }
+}
+$ENV{TEST_NGINX_GUARDED_SENTINEL_PORT} = WxAuthStandIns::tcp_server(sub {
+    my $c = shift;
+    my $authed = 0;
+    while (1) {
+        my $cmd = eval { WxAuthTest::_read_reply($c) };
+        return unless ref $cmd eq 'ARRAY' && @$cmd;
+        my $verb = uc $cmd->[0];
+        my $answer;
+        if ($verb eq 'AUTH') {
+            $authed = @$cmd == 2 && $cmd->[1] eq $SentinelPassword;
+            $answer = $authed ? "+OK\r\n" : "-WRONGPASS invalid username-password pair\r\n";
+        } elsif (!$authed) {
+            $answer = "-NOAUTH Authentication required.\r\n";
+        } elsif ($verb eq 'SENTINEL') {
+            $answer = "*2\r\n" . bulk('127.0.0.1') . bulk($Guarded);
+        } elsif ($verb eq 'SUBSCRIBE') {
+            $answer = "*3\r\n" . bulk('subscribe') . bulk('+switch-master') . ":1\r\n";
+        } else {
+            $answer = "-ERR unknown command\r\n";
+        }
+        WxAuthStandIns::write_all($c, $answer);
+    }
+});
+
 # ---- configurations nginx refuses
 
 for my $case (
@@ -432,3 +471,36 @@ Content-Type: application/x-www-form-urlencoded
 --- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
 --- error_log eval
 [qr/wxauth: redis wxt011d \(127\.0\.0\.1:$main::Demoted\) answered "READONLY You can't write against a read only replica\.", asking the sentinels again/]
+
+
+
+=== TEST 5: sentinel_password= authenticates to the sentinels, password= to the master; neither is logged
+--- http_config eval
+qq{
+    wxauth_redis_sentinel wxt011p 127.0.0.1:\$TEST_NGINX_GUARDED_SENTINEL_PORT
+                          password=$main::MasterPassword sentinel_password=$main::SentinelPassword;
+    wxauth_redis_prefix "$main::Prefix";
+
+$WxAuthTest::Servers
+}
+--- init
+{
+    my $key = WxAuthTest::session_key($main::Prefix, $main::Alice);
+    my $record = WxAuthTest::session_record(openid => 'oAlice-6Yk2QfPZ',
+                                            appid => $main::AppId, ttl => 600);
+    my (undef, $set) = WxAuthStandIns::redis_session($main::Guarded,
+        ['AUTH', $main::MasterPassword], ['SET', $key, $record, 'EX', 600]);
+    Test::More::is($set, 'OK', 'the session is seeded on the master with a password');
+    Test::More::is(main::wait_until_served(), 200, 'the session check answers 200');
+}
+--- more_headers eval
+"X-WX-Session: $main::Alice"
+--- request
+GET /api/z
+--- error_code: 200
+--- response_body
+upstream GET /api/z openid=[oAlice-6Yk2QfPZ] unionid=[] appid=[] session=[]
+--- error_log eval
+[qr/wxauth: the master of "wxt011p" is wxt011p \(127\.0\.0\.1:$main::Guarded\)/]
+--- no_error_log eval
+[$main::MasterPassword, $main::SentinelPassword, 'refused AUTH', 'refused the connection setup']
