@@ -19,6 +19,12 @@
  *    closes is reopened at once, in the background; while Redis cannot be reached (a connect
  *    or its setup failed) requests fail fast with 503 and a timer probes it every 100 ms with a
  *    non-blocking connect, so the first request after Redis is back finds a live connection.
+ *
+ * With wxauth_redis_sentinel the address is the master the sentinels name
+ * (ngx_http_wxauth_redis_sentinel.cpp): the connection's setup ends with ROLE, and it serves
+ * requests only once ROLE said "master"; a lost connection, a -READONLY or -MASTERDOWN reply
+ * or a ROLE that is not "master" forgets the address and the probe asks the sentinels again;
+ * a +switch-master moves the connection at once (ngx_http_wxauth_redis_follow).
  */
 
 #include "ngx_http_wxauth_redis.h"
