@@ -8,17 +8,26 @@
 #      throw-away CA, SNI and name check included), calls /api/, logs out, reads /metrics;
 #   3. swaps the stand-in's certificate for one with another name: the login must fail with
 #      502 and the error log must not contain the secret.
-# Uses the module built in build/ (util/demo.sh or util/test.sh build it).
+# Uses the module built in build/ (util/demo.sh or util/test.sh build it); with
+# WXAUTH_CHECK_INSTALLED=1 the one the Debian package installed (util/test-package.sh).
 set -euo pipefail
 
 . "$(dirname "$0")/../util/common.sh"
 cd "$WXAUTH_ROOT"
 
-module=$WXAUTH_BUILD/ngx_http_wxauth_module.so
-[ -f "$module" ] || { echo "check: build the module first (util/test.sh or util/demo.sh)" >&2; exit 1; }
-
 work=$(mktemp -d /tmp/wxauth-example.XXXXXX)
 chmod 755 "$work"
+if [ "${WXAUTH_CHECK_INSTALLED:-0}" = 1 ]; then
+    # the module as installed by the Debian package, loaded by the configuration's
+    # modules-enabled include (load_module paths there are relative to nginx's prefix)
+    module_line='include /etc/nginx/modules-enabled/*.conf;'
+    ln -s /usr/lib/nginx/modules "$work/modules"
+else
+    # the module built in build/; this machine's other enabled modules are left out
+    module=$WXAUTH_BUILD/ngx_http_wxauth_module.so
+    [ -f "$module" ] || { echo "check: build the module first (util/test.sh or util/demo.sh)" >&2; exit 1; }
+    module_line="load_module $module;"
+fi
 cleanup() {
     set +e
     wxauth_stop_pidfile "$work/nginx.pid"
@@ -57,10 +66,8 @@ metrics_port=$(wxauth_free_port)
 wechat_port=$(wxauth_free_port)
 app_port=$(wxauth_free_port)
 
-# --- the copy: machine-specific substitutions only (this machine's other enabled modules are
-#     left out: their load_module paths are relative to Debian's prefix) ---
-sed -e "s|^load_module .*|load_module $module;|" \
-    -e "\|^include /etc/nginx/modules-enabled/|d" \
+# --- the copy: machine-specific substitutions only ---
+sed -e "s|^include /etc/nginx/modules-enabled/.*|$module_line|" \
     -e "s|^pid .*|pid $work/nginx.pid;|" \
     -e "s|^error_log .*|error_log $work/error.log info;|" \
     -e "s|access_log /var/log/nginx/access.log;|access_log $work/access.log;|" \
@@ -81,11 +88,7 @@ sed -i '$d' "$work/nginx.conf"
 cat >>"$work/nginx.conf" <<EOF
 
     # ---- added by examples/check.sh ----
-    client_body_temp_path $work/body;
-    proxy_temp_path $work/proxy;
-    fastcgi_temp_path $work/fastcgi;
-    uwsgi_temp_path $work/uwsgi;
-    scgi_temp_path $work/scgi;
+$(wxauth_nginx_temp_paths "$work")
 
     server {
         listen 127.0.0.1:$wechat_port ssl;

@@ -205,26 +205,51 @@ ngx_http_wxauth_login_resume(ngx_http_request_t *r)
 }
 
 
-/* the client's own connection failed: closed, reset, timed out */
+/*
+ * The client went away: its connection closed, reset or timed out, or (HTTP/2) its stream was
+ * reset, which nginx reports by finalizing the subrequest with 499 and c->error alone.
+ */
 static bool
-ngx_http_wxauth_client_failed(ngx_connection_t *c)
+ngx_http_wxauth_client_failed(ngx_http_request_t *sr, ngx_int_t rc)
 {
+    ngx_connection_t  *c = sr->connection;
+
+    if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST || rc == NGX_HTTP_REQUEST_TIME_OUT) {
+        return true;
+    }
+
+#if (NGX_HTTP_V2)
+    if (sr->main->stream && (sr->main->stream->rst_sent || sr->main->stream->out_closed)) {
+        return true;
+    }
+#endif
+
     return c->read->eof || c->read->error || c->write->error || c->timedout || c->close;
 }
 
 
 /*
- * After the headers, nginx reports an upstream timeout as NGX_ERROR like any other failure;
- * the event pipe still knows the (just closed, not yet reused) upstream connection, whose
- * read event tells whether its timer fired.
+ * After the headers, nginx reports an upstream timeout as NGX_ERROR like any other failure.
+ * Before 1.25.4 the event pipe still knows the (just closed, not yet reused) upstream
+ * connection, whose read event tells whether its timer fired. Since 1.25.4
+ * ngx_http_upstream_finalize_request() clears p->upstream when it closes that connection
+ * ("Upstream: fixed usage of closed sockets with filter finalization"); what is left is
+ * p->upstream_error, set by the read timeout (or by a failed recv(), such as a reset).
  */
 static bool
 ngx_http_wxauth_upstream_timed_out(ngx_http_request_t *sr)
 {
     ngx_http_upstream_t  *u = sr->upstream;
 
-    return u != NULL && u->pipe != NULL && u->pipe->upstream != NULL
-           && u->pipe->upstream->read->timedout;
+    if (u == NULL || u->pipe == NULL) {
+        return false;
+    }
+
+#if (nginx_version >= 1025004)
+    return u->pipe->upstream == NULL && u->pipe->upstream_error;
+#else
+    return u->pipe->upstream != NULL && u->pipe->upstream->read->timedout;
+#endif
 }
 
 
@@ -251,7 +276,7 @@ ngx_http_wxauth_login_sr_done(ngx_http_request_t *sr, void *data, ngx_int_t rc)
      */
     timed_out = ngx_http_wxauth_upstream_timed_out(sr);
 
-    if ((rc == NGX_ERROR || c->error || timed_out) && !ngx_http_wxauth_client_failed(c)) {
+    if ((rc == NGX_ERROR || c->error || timed_out) && !ngx_http_wxauth_client_failed(sr, rc)) {
         ctx->login.sr_failed = 1;
         ctx->login.sr_timed_out = timed_out ? 1 : 0;
         c->error = 0;

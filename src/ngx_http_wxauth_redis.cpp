@@ -51,13 +51,15 @@ struct ngx_http_wxauth_redis_conn_s {
     redisAsyncContext               *ac;
     ngx_connection_t                *c;
     ngx_log_t                       *log;
-    ngx_uint_t                       setup_pending; /* AUTH / SELECT not answered yet */
+    ngx_uint_t                       setup_pending; /* AUTH / SELECT / PING not answered */
     ngx_uint_t                       outstanding;   /* replies due on this connection */
     ngx_msec_t                       quiet_since;   /* the last reply, or the first due */
     ngx_event_t                      liveness;      /* armed while replies are due */
     ngx_event_t                      probe;         /* reconnects in the background */
     unsigned                         lost_pending:1;  /* commands lost with the connection */
     unsigned                         connected:1;
+    unsigned                         ready:1;         /* this connection answered its setup */
+    unsigned                         setup_counted:1; /* setup replies count for liveness */
     unsigned                         down:1;          /* unreachable: fail fast, probe */
     unsigned                         failure_logged:1;
     unsigned                         exiting:1;
@@ -461,8 +463,17 @@ ngx_http_wxauth_redis_cleanup(void *privdata)
         ngx_http_wxauth_metric_add(wxauth::Metric::redis_connections, -1);
     }
 
+    /*
+     * A connection closed before it answered its setup (Redis at maxclients, protected mode, a
+     * proxy in front of a dead Redis) is not a Redis to reconnect to at once: probe instead.
+     */
+    if (!conn->ready) {
+        conn->down = 1;
+    }
+
     conn->ac = NULL;
     conn->connected = 0;
+    conn->ready = 0;
     conn->outstanding = 0;
 
     if (conn->liveness.timer_set) {
@@ -504,6 +515,7 @@ ngx_http_wxauth_redis_probe(ngx_event_t *ev)
 static void
 ngx_http_wxauth_redis_ready(ngx_http_wxauth_redis_conn_t *conn)
 {
+    conn->ready = 1;
     conn->down = 0;
 
     if (conn->failure_logged) {
@@ -536,10 +548,6 @@ ngx_http_wxauth_redis_connected(const redisAsyncContext *ac, int status)
     conn->connected = 1;
 
     ngx_http_wxauth_metric_add(wxauth::Metric::redis_connections, 1);
-
-    if (conn->setup_pending == 0) {
-        ngx_http_wxauth_redis_ready(conn);
-    }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, conn->log, 0, "wxauth: connected to redis %V",
                    &conn->server->name);
@@ -587,14 +595,22 @@ ngx_http_wxauth_redis_setup_reply(redisAsyncContext *ac, void *reply, void *priv
         return;
     }
 
-    ngx_http_wxauth_redis_answered(conn);
+    if (conn->setup_counted) {
+        ngx_http_wxauth_redis_answered(conn);
+
+    } else {
+        conn->quiet_since = ngx_current_msec;
+    }
 
     if (r->type == REDIS_REPLY_ERROR) {
         /* Redis's own message (e.g. WRONGPASS ...): never contains the password */
-        ngx_log_error(NGX_LOG_ERR, conn->log, 0,
-                      "wxauth: redis %V refused the connection setup: %*s",
-                      &conn->server->name, (size_t) ngx_min(r->len, 256), r->str);
-        conn->failure_logged = 1;
+        if (!conn->failure_logged) {
+            ngx_log_error(NGX_LOG_ERR, conn->log, 0,
+                          "wxauth: redis %V refused the connection setup: %*s",
+                          &conn->server->name, (size_t) ngx_min(r->len, 256), r->str);
+            conn->failure_logged = 1;
+        }
+
         conn->down = 1;
         redisAsyncFree(ac);   /* deferred by hiredis until this callback returns */
         return;
@@ -622,7 +638,12 @@ ngx_http_wxauth_redis_role_reply(redisAsyncContext *ac, void *reply, void *privd
         return;
     }
 
-    ngx_http_wxauth_redis_answered(conn);
+    if (conn->setup_counted) {
+        ngx_http_wxauth_redis_answered(conn);
+
+    } else {
+        conn->quiet_since = ngx_current_msec;
+    }
 
     try {
         role = wxauth::parse_role_reply(wxauth::inspect_reply(r));
@@ -724,8 +745,13 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
     conn->ac = ac;
     conn->c = c;
     conn->connected = 0;
-    conn->setup_pending = (server->password.len ? 1 : 0) + (server->db ? 1 : 0)
-                          + (server->sentinel ? 1 : 0);
+    conn->ready = 0;
+
+    /*
+     * AUTH and SELECT when configured, then PING (with Sentinel: ROLE, which must say "master"):
+     * ready once Redis answered all of them
+     */
+    conn->setup_pending = (server->password.len ? 1 : 0) + (server->db ? 1 : 0) + 1;
 
     ac->data = conn;
     ac->ev.data = conn;
@@ -757,13 +783,34 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
         redisAsyncCommandArgv(ac, ngx_http_wxauth_redis_setup_reply, conn, 2, argv, argvlen);
     }
 
+    /*
+     * Every connection ends its setup with a PING: only a connection that answered it is
+     * ready, so a Redis that accepts and closes at once (maxclients, protected mode, a proxy in
+     * front of a dead Redis) is told apart from a working one and probed, not hammered. With
+     * Sentinel the last command is ROLE instead: only the master is ever ready, so nothing is
+     * ever written to a replica.
+     */
     if (server->sentinel) {
         argv[0] = "ROLE";
         argvlen[0] = 4;
         redisAsyncCommandArgv(ac, ngx_http_wxauth_redis_role_reply, conn, 1, argv, argvlen);
+
+    } else {
+        argv[0] = "PING";
+        argvlen[0] = 4;
+        redisAsyncCommandArgv(ac, ngx_http_wxauth_redis_setup_reply, conn, 1, argv, argvlen);
     }
 
-    ngx_http_wxauth_redis_expect(conn, conn->setup_pending);
+    /*
+     * While Redis is down no request waits on the connection: the setup's replies run the
+     * liveness timer, the deadline of a probe whose connect hangs (SYNs dropped). Otherwise
+     * the requests' own replies run it. (With Sentinel the connection is down until ROLE.)
+     */
+    conn->setup_counted = conn->down;
+
+    if (conn->setup_counted) {
+        ngx_http_wxauth_redis_expect(conn, conn->setup_pending);
+    }
 
     return NGX_OK;
 }

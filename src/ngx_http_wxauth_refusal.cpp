@@ -86,6 +86,32 @@ ngx_http_wxauth_handler_location_error(ngx_http_request_t *r, wxauth::Error *err
 }
 
 
+/*
+ * Whether the request went on to the content phase: under `satisfy any` another access module
+ * may let a refused request through, and an error nginx answers later (a forbidden directory
+ * index, say) is not the module's refusal.
+ */
+static bool
+ngx_http_wxauth_reached_content(ngx_http_request_t *r)
+{
+    ngx_uint_t                  i;
+    ngx_http_phase_handler_t   *ph;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = static_cast<ngx_http_core_main_conf_t *>(
+               ngx_http_get_module_main_conf(r, ngx_http_core_module));
+    ph = cmcf->phase_engine.handlers;
+
+    for (i = 0; ph[i].checker; i++) {
+        if (ph[i].checker == ngx_http_core_content_phase) {
+            return r->phase_handler >= (ngx_int_t) i;
+        }
+    }
+
+    return false;
+}
+
+
 static ngx_int_t
 ngx_http_wxauth_refusal_header_filter(ngx_http_request_t *r)
 {
@@ -100,7 +126,8 @@ ngx_http_wxauth_refusal_header_filter(ngx_http_request_t *r)
     ctx = static_cast<ngx_http_wxauth_ctx_t *>(ngx_http_get_module_ctx(r, ngx_http_wxauth_module));
 
     if (ctx != NULL && ctx->refusal.refused && ctx->refusal.uri_changes == r->uri_changes
-        && (ngx_uint_t) wxauth::http_status(ctx->error) == r->err_status)
+        && (ngx_uint_t) wxauth::http_status(ctx->error) == r->err_status
+        && !ngx_http_wxauth_reached_content(r))
     {
         err = ctx->error;
 

@@ -3,10 +3,10 @@
 # The Redis event adapter when Redis closes the worker's connection (regression
 # tests, see src/ngx_http_wxauth_redis.cpp):
 #
-# - the reconnect backoff starts over once a connection is up, also without
-#   AUTH / SELECT (no password=, no db=): a Redis that closes the connection
-#   now and then (CLIENT KILL, a restart, its idle `timeout`) costs a moment,
-#   not seconds of 503 store_unavailable that double with every close;
+# - a Redis that closes the connection now and then (CLIENT KILL, a restart,
+#   its idle `timeout`), also without AUTH / SELECT (no password=, no db=),
+#   costs a moment each time, not seconds of 503 store_unavailable that
+#   double with every close (the connection is reopened at once);
 # - a close that arrives together with the last reply (one edge-triggered
 #   event, and the FIN adds no unread byte) is seen at once: the next command
 #   is not written to a dead connection.
@@ -210,10 +210,10 @@ sub wait_own_redis_clients {
     return $n;
 }
 
-# How long after a close the session check may take to answer 200 again. The
-# backoff after one close is 100 ms; before the fix it doubled with every close
-# (100 ms, 200 ms, 400 ms, 800 ms, 1.6 s, 3.2 s, 5 s), so from the 4th close on
-# it took longer than this.
+# How long after a close the session check may take to answer 200 again. A
+# closed connection is reopened at once; an old reconnect backoff doubled with
+# every close (100 ms, 200 ms, 400 ms, 800 ms, 1.6 s, 3.2 s, 5 s), so from the
+# 4th close on it took longer than this.
 our $Settle = 0.1;   # after the close, before the first try
 our $Within = 0.6;   # from the close
 
@@ -254,7 +254,7 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: Redis closes the connection 7 times (no password=, no db=): each time the check is back at once, the backoff starts over
+=== TEST 1: Redis closes the connection 7 times (no password=, no db=): each time the check is back at once
 --- http_config
     wxauth_redis 127.0.0.1:$TEST_NGINX_OWN_REDIS_PORT;
     wxauth_redis_timeout 1s;
@@ -314,7 +314,7 @@ sub {
 my ($status, undef, $body) = WxAuthTest::http_request(main::port(), 'GET /api/first',
     { 'X-WX-Session' => $main::CloseToken });
 Test::More::is($status, 200, "the check answered just before the close gets 200");
-Time::HiRes::sleep(0.4);   # past the 100 ms backoff after a close
+Time::HiRes::sleep(0.4);   # the connection is reopened meanwhile
 --- more_headers
 X-WX-Session: xq1mK0b9T3-vRj5Zp2LhWc8Nf4Ds7Gy6Ea0Uo1Ii2Kk
 --- request

@@ -46,6 +46,17 @@ our $Config = <<"_EOC_";
 $Upstream
     }
 
+    # let through by `allow` although refused, then forbidden by nginx itself (a directory
+    # without index): that 403 is nginx's, not the module's app_not_allowed
+    location /tools-dir/ {
+        satisfy any;
+        allow 127.0.0.1;
+        deny all;
+        wxauth on;
+        wxauth_allowed_apps $AppId;
+        alias html/dir/;
+    }
+
     # the loopback client is not allowed: a session is needed
     location /partners/ {
         satisfy any;
@@ -246,3 +257,22 @@ GET /down/a
 busy: store_unavailable
 --- error_log
 wxauth: request refused: store_unavailable
+
+
+
+=== TEST 9: satisfy any lets a refused request through; nginx's own later 403 stays nginx's
+--- init
+main::seed($main::Alice, 'wx51a4cc1e0a5e0002');
+--- user_files
+>>> dir/file.txt
+a file, and no index
+--- more_headers eval
+["X-WX-Session: $main::Alice", "X-WX-Session: $main::Alice"]
+--- request eval
+["GET /tools-dir/", "GET /tools-dir/file.txt"]
+--- error_code eval
+[403, 200]
+--- response_body_like eval
+['<html>', '^a file, and no index']
+--- error_log
+wxauth: request refused: app_not_allowed

@@ -19,6 +19,7 @@ use Test::Nginx::Socket 'no_plan';
 use WxAuthTest;
 use WxAuthStandIns;
 use IO::Socket::INET ();
+use File::Temp ();
 use Time::HiRes ();
 
 WxAuthTest::setup_ports();
@@ -29,6 +30,23 @@ our $Alice  = WxAuthTest::token('t010-alice');
 our $Port   = WxAuthStandIns::start_redis();
 $ENV{TEST_NGINX_OWN_REDIS_PORT} = $Port;
 WxAuthStandIns::wait_redis($Port);
+
+# A "Redis" that accepts every connection, refuses it at once and closes (as a
+# Redis at maxclients does); each connection adds a line to a file.
+our $CountFile = File::Temp::tempdir('wxauth-t010-XXXXXX', TMPDIR => 1, CLEANUP => 1)
+               . '/connections';
+$ENV{TEST_NGINX_REFUSING_REDIS_PORT} = WxAuthStandIns::tcp_server(sub {
+    my $c = shift;
+    if (open my $f, '>>', $CountFile) { print $f "c\n"; close $f }
+    WxAuthStandIns::write_all($c, "-ERR max number of clients reached\r\n");
+    close $c;
+});
+
+sub connections_made {
+    open my $f, '<', $CountFile or return 0;
+    my @l = <$f>;
+    return scalar @l;
+}
 
 our $HttpConfig = <<"_EOC_";
     wxauth_redis 127.0.0.1:\$TEST_NGINX_OWN_REDIS_PORT;
@@ -213,3 +231,30 @@ sub {
 [qr/wxauth: redis 127\.0\.0\.1:\d+ did not answer in time/, qr/wxauth: request refused: store_unavailable/]
 --- no_error_log
 dropping the connection
+
+
+
+=== TEST 3: a Redis that accepts and refuses every connection at once (maxclients): probed every 100 ms, not hammered
+--- http_config
+    wxauth_redis 127.0.0.1:$TEST_NGINX_REFUSING_REDIS_PORT;
+    wxauth_redis_prefix "wxt010:";
+--- init
+Time::HiRes::sleep(1);   # the worker meets the refusing Redis meanwhile
+--- more_headers eval
+"X-WX-Session: $main::Alice"
+--- request
+GET /api/x
+--- check_after eval
+sub {
+    my ($name) = @_;
+    my $n = main::connections_made();
+    # one second of a probe every 100 ms is about ten; reconnecting at once after each close
+    # made thousands
+    Test::More::ok($n >= 2 && $n <= 40, "$name - $n connections in about a second");
+}
+--- timeout: 5
+--- error_code: 503
+--- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
+--- grep_error_log eval: qr/refused the connection setup/
+--- grep_error_log_out
+refused the connection setup

@@ -15,6 +15,10 @@ WXAUTH_PACKAGES=(
     curl openssl
 )
 
+# What util/package.sh needs on top (debian/control's Build-Depends are in WXAUTH_PACKAGES).
+WXAUTH_PACKAGING_PACKAGES=(debhelper dpkg-dev lintian)
+# What util/test-client.sh needs on top.
+WXAUTH_CLIENT_PACKAGES=(nodejs node-acorn node-typescript)
 # What only the test command needs besides (promtool, for the metrics' format and rules;
 # redis-sentinel, for t/011-sentinel.t's failover).
 WXAUTH_TEST_PACKAGES=(
@@ -90,4 +94,87 @@ wxauth_stop_pidfile() {
         sleep 0.1
     done
     kill -9 "$pid" 2>/dev/null || true
+}
+
+# nginx's temporary directories under DIR (inside http { }), for an nginx run with -p: Debian's
+# defaults (/var/lib/nginx/...) are not writable by everyone.
+#   wxauth_nginx_temp_paths DIR
+wxauth_nginx_temp_paths() {
+    local t
+    for t in client_body:body proxy uwsgi fastcgi scgi; do
+        printf '    %s_temp_path %s/%s;\n' "${t%%:*}" "$1" "${t#*:}"
+    done
+}
+
+# Waits (5 s at most) until URL answers over HTTP.
+#   wxauth_wait_for_url URL
+wxauth_wait_for_url() {
+    local i
+    for i in $(seq 1 50); do
+        curl -s -o /dev/null "$1" && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# nginx configuration of the WeChat stand-in (util/demo.sh, util/test-client.sh): the internal
+# code2session location of the front server, pointing at the stand-in ...
+#   wxauth_standin_code2session_location STANDIN_PORT
+wxauth_standin_code2session_location() {
+    cat <<CONF
+        location = /_wxauth/jscode2session {
+            internal;
+            # the WeChat stand-in, in place of https://api.weixin.qq.com
+            proxy_pass http://127.0.0.1:$1/sns/jscode2session;
+            proxy_connect_timeout 3s;
+            proxy_send_timeout 3s;
+            proxy_read_timeout 3s;
+            proxy_next_upstream off;
+            subrequest_output_buffer_size 16k;
+            proxy_pass_request_headers off;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+        }
+CONF
+}
+
+# ... and the stand-in itself (maps and a server block, inside http { }): jscode2session with
+# answers by code. A code is "<name>" or "<name>.<anything>"; the user's openid is oDemo_<name>.
+# The names invalid, used, blocked, ratelimit, busy, badsecret and garbage get WeChat's
+# refusals. A name prefixed "k2_" is the same user after WeChat renewed the session_key: the
+# session_key of WeChat's decryption example instead of the one of its signature example.
+#   wxauth_standin_server STANDIN_PORT ACCESS_LOG
+wxauth_standin_server() {
+    cat <<CONF
+    map \$arg_js_code \$demo_openid {
+        "~^(?:k2_)?(?<c>[A-Za-z0-9_-]{1,64})"  "oDemo_\$c";
+        default                                "oDemo_other";
+    }
+
+    map \$arg_js_code \$demo_session_key {
+        "~^k2_"    "tiihtNczf5v6AKRyjwEUhQ==";
+        default    "HyVFkGl5F5OQWJZZaNzBBg==";
+    }
+
+    map \$arg_js_code \$demo_wechat_answer {
+        "~^invalid([.]|\$)"    '{"errcode":40029,"errmsg":"invalid code, rid: demo"}';
+        "~^used([.]|\$)"       '{"errcode":40163,"errmsg":"code been used, rid: demo"}';
+        "~^blocked([.]|\$)"    '{"errcode":40226,"errmsg":"code blocked, rid: demo"}';
+        "~^ratelimit([.]|\$)"  '{"errcode":45011,"errmsg":"api minute-quota reach limit, rid: demo"}';
+        "~^busy([.]|\$)"       '{"errcode":-1,"errmsg":"system error, rid: demo"}';
+        "~^badsecret([.]|\$)"  '{"errcode":40125,"errmsg":"invalid appsecret, rid: demo"}';
+        "~^garbage([.]|\$)"    'this is not json';
+        default    '{"session_key":"\$demo_session_key","openid":"\$demo_openid","unionid":"uDemo_union"}';
+    }
+
+    server {
+        listen 127.0.0.1:$1;
+        access_log $2;
+
+        location = /sns/jscode2session {
+            default_type text/plain;      # as WeChat sometimes labels its JSON
+            return 200 '\$demo_wechat_answer';
+        }
+    }
+CONF
 }

@@ -184,20 +184,7 @@ if [ "$mode" = wechat ]; then
             proxy_set_header Content-Length \"\";
         }"
 else
-    code2session_location="
-        location = /_wxauth/jscode2session {
-            internal;
-            # the WeChat stand-in below, in place of https://api.weixin.qq.com
-            proxy_pass http://127.0.0.1:$standin_port/sns/jscode2session;
-            proxy_connect_timeout 3s;
-            proxy_send_timeout 3s;
-            proxy_read_timeout 3s;
-            proxy_next_upstream off;
-            subrequest_output_buffer_size 16k;
-            proxy_pass_request_headers off;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length \"\";
-        }"
+    code2session_location=$(wxauth_standin_code2session_location "$standin_port")
 fi
 
 cat >"$scratch/nginx.conf" <<EOF
@@ -217,11 +204,7 @@ events {
 
 http {
     access_log $scratch/logs/access.log;
-    client_body_temp_path $scratch/tmp/body;
-    proxy_temp_path $scratch/tmp/proxy;
-    fastcgi_temp_path $scratch/tmp/fastcgi;
-    uwsgi_temp_path $scratch/tmp/uwsgi;
-    scgi_temp_path $scratch/tmp/scgi;
+$(wxauth_nginx_temp_paths "$scratch/tmp")
     default_type application/octet-stream;
 
     # --- ngx_http_wxauth_module ---
@@ -285,31 +268,7 @@ $code2session_location
     }
 
     # the WeChat stand-in: jscode2session with canned answers by code
-    map \$arg_js_code \$demo_openid {
-        "~^(?<c>[A-Za-z0-9_-]{1,64})"  "oDemo_\$c";
-        default                        "oDemo_other";
-    }
-
-    map \$arg_js_code \$demo_wechat_answer {
-        invalid    '{"errcode":40029,"errmsg":"invalid code, rid: demo"}';
-        used       '{"errcode":40163,"errmsg":"code been used, rid: demo"}';
-        blocked    '{"errcode":40226,"errmsg":"code blocked, rid: demo"}';
-        ratelimit  '{"errcode":45011,"errmsg":"api minute-quota reach limit, rid: demo"}';
-        busy       '{"errcode":-1,"errmsg":"system error, rid: demo"}';
-        badsecret  '{"errcode":40125,"errmsg":"invalid appsecret, rid: demo"}';
-        garbage    'this is not json';
-        default    '{"session_key":"HyVFkGl5F5OQWJZZaNzBBg==","openid":"\$demo_openid","unionid":"uDemo_union"}';
-    }
-
-    server {
-        listen 127.0.0.1:$standin_port;
-        access_log $scratch/logs/wechat-standin.log;
-
-        location = /sns/jscode2session {
-            default_type text/plain;      # as WeChat sometimes labels its JSON
-            return 200 '\$demo_wechat_answer';
-        }
-    }
+$(wxauth_standin_server "$standin_port" "$scratch/logs/wechat-standin.log")
 }
 EOF
 

@@ -17,6 +17,9 @@
 #    compiler include path where that library's header is replaced by an `#error` one; it must
 #    fail with "ngx_http_wxauth_module requires ..." naming the Debian package.
 #
+# 5. configure for a static build (--add-module=): the module initialises after nginx's own
+#    header and write filters, so that its refusal filter stays in the chain.
+#
 # The tree of step 2 is kept in $WXAUTH_BUILD/addons and only reconfigured when config,
 # config.make, src/sources.list, this script or the nginx tree's conf_flags changed (--fresh:
 # always); make rebuilds what changed. Step 4 runs again whenever step 2 reconfigures.
@@ -279,4 +282,26 @@ missing_check hiredis hiredis/async.h libhiredis-dev
 missing_check cjson cjson/cJSON.h libcjson-dev
 missing_check crypto openssl/evp.h libssl-dev
 touch "$checked"
+
+# --- 5. a static build keeps the module's filters in nginx's filter chain ------------------
+# With --add-module=, modules initialise in the order of objs/ngx_modules.c; nginx's header
+# and write filters set the top of the filter chains without chaining what was there, so the
+# module (whose postconfiguration installs the refusal filter) must come after them: that is
+# what ngx_module_type=HTTP_AUX_FILTER does. Debian's nginx-dev tree has no .c sources to build
+# a static nginx, but configure alone writes the module order.
+static=$tmp/static
+cp -a "$src" "$static"
+chmod -R u+w "$static"
+(cd "$static" && ./configure --with-compat --add-module="$tiny" --add-module="$WXAUTH_ROOT" \
+    >"$tmp/static-configure.log" 2>&1) || {
+    tail -n 30 "$tmp/static-configure.log" >&2
+    fail "configure of a static build failed"
+}
+order=$(sed -n '/^ngx_module_t \*ngx_modules\[\] = {/,/^};/p' "$static/objs/ngx_modules.c" \
+        | grep -n -E '&ngx_http_(write_filter|header_filter|wxauth)_module,')
+ours=$(grep -m1 wxauth <<<"$order" | cut -d: -f1)
+last_core=$(grep -v wxauth <<<"$order" | tail -n1 | cut -d: -f1)
+[ -n "$ours" ] && [ -n "$last_core" ] && [ "$ours" -gt "$last_core" ] \
+    || fail "static build: ngx_http_wxauth_module initialises before nginx's header/write filters"
+echo "test-build-addons: a static build initialises the module after nginx's own filters"
 echo "test-build-addons: all good"

@@ -65,3 +65,9 @@ if [ $# -gt 0 ]; then
 else
     prove -r t/
 fi
+
+# the mini-program client and the Debian package (WXAUTH_SKIP_PACKAGE=1 skips the latter)
+if [ $# -eq 0 ]; then
+    util/test-client.sh
+    [ "${WXAUTH_SKIP_PACKAGE:-0}" = 1 ] || util/test-package.sh
+fi
