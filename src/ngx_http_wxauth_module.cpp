@@ -4,6 +4,7 @@
 
 #include "ngx_http_wxauth_module.h"
 #include "ngx_http_wxauth_redis.h"
+#include "ngx_http_wxauth_redis_sentinel.h"
 #include "ngx_http_wxauth_metrics.h"
 
 #include "core/errors.h"
@@ -18,6 +19,7 @@ static ngx_int_t ngx_http_wxauth_init_process(ngx_cycle_t *cycle);
 static void ngx_http_wxauth_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_set_content_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_wxauth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -50,6 +52,13 @@ static ngx_command_t  ngx_http_wxauth_commands[] = {
     { ngx_string("wxauth_redis"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1234,
       ngx_http_wxauth_redis,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wxauth_redis_sentinel"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_2MORE,
+      ngx_http_wxauth_redis_sentinel,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -467,38 +476,52 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/*
+ * The options of wxauth_redis (from args[first]) and wxauth_redis_sentinel: password=, db=,
+ * liveness=, and for the latter sentinel_password=. With `addresses` (wxauth_redis_sentinel),
+ * an argument without "=" is a sentinel address: they are collected there, in order.
+ */
 static char *
-ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_wxauth_redis_options(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t first,
+    ngx_array_t *addresses, ngx_str_t *password, ngx_str_t *sentinel_password, ngx_int_t *db,
+    ngx_msec_t *liveness)
 {
-    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+    const char  *directive;
+    ngx_str_t   *addr, s_liveness;
+    ngx_uint_t   i;
 
-    char                             *rv;
-    ngx_int_t                         db;
-    ngx_str_t                        *value, password, s_liveness;
-    ngx_msec_t                        liveness;
-    ngx_uint_t                        i;
-    ngx_http_wxauth_main_conf_t      *wmcf;
-    ngx_http_wxauth_redis_server_t   *server, **s;
+    directive = addresses ? "wxauth_redis_sentinel" : "wxauth_redis";
 
-    if (wlcf->redis != NGX_CONF_UNSET_PTR) {
-        return const_cast<char *>("is duplicate");
+    *db = 0;
+    *liveness = 0;
+    ngx_str_null(password);
+
+    if (sentinel_password) {
+        ngx_str_null(sentinel_password);
     }
 
-    value = static_cast<ngx_str_t *>(cf->args->elts);
+    for (i = first; i < cf->args->nelts; i++) {
 
-    db = 0;
-    liveness = 0;
-    ngx_str_null(&password);
+        if (sentinel_password && ngx_strncmp(value[i].data, "sentinel_password=", 18) == 0) {
+            sentinel_password->data = value[i].data + 18;
+            sentinel_password->len = value[i].len - 18;
 
-    for (i = 2; i < cf->args->nelts; i++) {
+            if (sentinel_password->len == 0) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "empty \"sentinel_password=\" in \"%s\"", directive);
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+            continue;
+        }
 
         if (ngx_strncmp(value[i].data, "password=", 9) == 0) {
-            password.data = value[i].data + 9;
-            password.len = value[i].len - 9;
+            password->data = value[i].data + 9;
+            password->len = value[i].len - 9;
 
-            if (password.len == 0) {
+            if (password->len == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "empty \"password=\" in \"wxauth_redis\"");
+                                   "empty \"password=\" in \"%s\"", directive);
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
 
@@ -506,12 +529,12 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
-            db = ngx_atoi(value[i].data + 3, value[i].len - 3);
+            *db = ngx_atoi(value[i].data + 3, value[i].len - 3);
 
-            if (db == NGX_ERROR) {
+            if (*db == NGX_ERROR) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"%V\" in \"wxauth_redis\": "
-                                   "db must be a non-negative number", &value[i]);
+                                   "invalid \"%V\" in \"%s\": "
+                                   "db must be a non-negative number", &value[i], directive);
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
 
@@ -522,22 +545,74 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s_liveness.data = value[i].data + 9;
             s_liveness.len = value[i].len - 9;
 
-            liveness = ngx_parse_time(&s_liveness, 0);
+            *liveness = ngx_parse_time(&s_liveness, 0);
 
-            if (liveness == (ngx_msec_t) NGX_ERROR || liveness == 0) {
+            if (*liveness == (ngx_msec_t) NGX_ERROR || *liveness == 0) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid \"%V\" in \"wxauth_redis\": "
-                                   "liveness must be a positive time", &value[i]);
+                                   "invalid \"%V\" in \"%s\": "
+                                   "liveness must be a positive time", &value[i], directive);
                 return static_cast<char *>(NGX_CONF_ERROR);
             }
 
             continue;
         }
 
+        if (addresses && ngx_strlchr(value[i].data, value[i].data + value[i].len, '=') == NULL) {
+            addr = static_cast<ngx_str_t *>(ngx_array_push(addresses));
+            if (addr == NULL) {
+                return static_cast<char *>(NGX_CONF_ERROR);
+            }
+
+            *addr = value[i];
+            continue;
+        }
+
         /* never echo the parameter: it may be a mistyped password */
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter #%ui in \"wxauth_redis\", "
-                           "expected \"password=...\", \"db=N\" or \"liveness=TIME\"", i);
+        if (addresses) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter #%ui in \"wxauth_redis_sentinel\", "
+                               "expected a sentinel address, \"password=...\", "
+                               "\"sentinel_password=...\", \"db=N\" or \"liveness=TIME\"", i);
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter #%ui in \"wxauth_redis\", "
+                               "expected \"password=...\", \"db=N\" or \"liveness=TIME\"", i);
+        }
+
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+
+    char                             *rv;
+    ngx_int_t                         db;
+    ngx_str_t                        *value, password;
+    ngx_msec_t                        liveness;
+    ngx_uint_t                        i;
+    ngx_http_wxauth_main_conf_t      *wmcf;
+    ngx_http_wxauth_redis_server_t   *server, **s;
+
+    if (wlcf->redis != NGX_CONF_UNSET_PTR) {
+        if (wlcf->redis->sentinel != NULL) {
+            return const_cast<char *>("is not allowed with \"wxauth_redis_sentinel\" "
+                                      "in the same block");
+        }
+
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (ngx_http_wxauth_redis_options(cf, value, 2, NULL, &password, NULL, &db, &liveness)
+        != NGX_CONF_OK)
+    {
         return static_cast<char *>(NGX_CONF_ERROR);
     }
 
@@ -549,7 +624,8 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     s = static_cast<ngx_http_wxauth_redis_server_t **>(wmcf->servers.elts);
 
     for (i = 0; i < wmcf->servers.nelts; i++) {
-        if (s[i]->name.len == value[1].len
+        if (s[i]->sentinel == NULL
+            && s[i]->name.len == value[1].len
             && ngx_strncmp(s[i]->name.data, value[1].data, value[1].len) == 0
             && s[i]->db == db
             && s[i]->password.len == password.len
@@ -580,6 +656,85 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     server->db = db;
     server->liveness = liveness;
     server->liveness_set = liveness ? 1 : 0;
+
+    s = static_cast<ngx_http_wxauth_redis_server_t **>(ngx_array_push(&wmcf->servers));
+    if (s == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    *s = server;
+    wlcf->redis = server;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * wxauth_redis_sentinel MASTER_NAME ADDRESS... [password=] [sentinel_password=] [db=]
+ *     [liveness=]
+ */
+static char *
+ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+
+    char                             *rv;
+    ngx_int_t                         db;
+    ngx_str_t                        *value, password, sentinel_password;
+    ngx_msec_t                        liveness;
+    ngx_array_t                       addresses;
+    ngx_http_wxauth_main_conf_t      *wmcf;
+    ngx_http_wxauth_redis_server_t   *server, **s;
+
+    if (wlcf->redis != NGX_CONF_UNSET_PTR) {
+        if (wlcf->redis->sentinel == NULL) {
+            return const_cast<char *>("is not allowed with \"wxauth_redis\" in the same block");
+        }
+
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (ngx_array_init(&addresses, cf->temp_pool, 4, sizeof(ngx_str_t)) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (ngx_http_wxauth_redis_options(cf, value, 2, &addresses, &password, &sentinel_password,
+                                      &db, &liveness)
+        != NGX_CONF_OK)
+    {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (addresses.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"wxauth_redis_sentinel\" needs at least one sentinel address");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    /* its own connections per worker: never shared with another directive's */
+
+    server = static_cast<ngx_http_wxauth_redis_server_t *>(
+                 ngx_pcalloc(cf->pool, sizeof(ngx_http_wxauth_redis_server_t)));
+    if (server == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    rv = ngx_http_wxauth_sentinel_parse(cf, server, &value[1],
+                                        static_cast<ngx_str_t *>(addresses.elts),
+                                        addresses.nelts, &sentinel_password);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    server->password = password;
+    server->db = db;
+    server->liveness = liveness;
+    server->liveness_set = liveness ? 1 : 0;
+
+    wmcf = static_cast<ngx_http_wxauth_main_conf_t *>(
+               ngx_http_conf_get_module_main_conf(cf, ngx_http_wxauth_module));
 
     s = static_cast<ngx_http_wxauth_redis_server_t **>(ngx_array_push(&wmcf->servers));
     if (s == NULL) {

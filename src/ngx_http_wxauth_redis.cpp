@@ -19,6 +19,12 @@
  *    closes is reopened at once, in the background; while Redis cannot be reached (a connect
  *    or its setup failed) requests fail fast with 503 and a timer probes it every 100 ms with a
  *    non-blocking connect, so the first request after Redis is back finds a live connection.
+ *
+ * With wxauth_redis_sentinel the address is the master the sentinels name
+ * (ngx_http_wxauth_redis_sentinel.cpp): the connection's setup ends with ROLE, and it serves
+ * requests only once ROLE said "master"; a lost connection, a -READONLY or -MASTERDOWN reply
+ * or a ROLE that is not "master" forgets the address and the probe asks the sentinels again;
+ * a +switch-master moves the connection at once (ngx_http_wxauth_redis_follow).
  */
 
 #include "ngx_http_wxauth_redis.h"
@@ -32,7 +38,9 @@
 #include <new>
 
 #include "core/redis_address.h"
+#include "core/sentinel.h"
 #include "ngx_http_wxauth_metrics.h"
+#include "ngx_http_wxauth_redis_sentinel.h"
 
 
 #define NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL  100
@@ -55,6 +63,7 @@ struct ngx_http_wxauth_redis_conn_s {
     unsigned                         down:1;          /* unreachable: fail fast, probe */
     unsigned                         failure_logged:1;
     unsigned                         exiting:1;
+    unsigned                         following:1;     /* sentinel: moving to a new master */
 };
 
 
@@ -94,6 +103,8 @@ ngx_http_wxauth_redis_now_us(void)
     return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }
 static void ngx_http_wxauth_redis_drop(ngx_http_wxauth_redis_conn_t *conn);
+static void ngx_http_wxauth_redis_moved(ngx_http_wxauth_redis_conn_t *conn,
+    const std::string &error);
 
 
 /* `n` more replies are due: the liveness timer runs while any is */
@@ -171,6 +182,12 @@ ngx_http_wxauth_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
     try {
         batch->replies[batch->received] =
             wxauth::inspect_reply(static_cast<redisReply *>(reply));
+
+        if (batch->conn->server->sentinel != NULL
+            && wxauth::is_failover_error(batch->replies[batch->received]))
+        {
+            ngx_http_wxauth_redis_moved(batch->conn, batch->replies[batch->received].text);
+        }
 
     } catch (...) {
         batch->lost = true;
@@ -466,6 +483,12 @@ ngx_http_wxauth_redis_cleanup(void *privdata)
     if (!conn->exiting) {
         /* at once after a close; every 100 ms while Redis cannot be reached */
         ngx_add_timer(&conn->probe, conn->down ? NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL : 1);
+
+        if (conn->server->sentinel != NULL && !conn->following) {
+            /* the master was lost or is no master: the probe asks the sentinels again */
+            ngx_http_wxauth_sentinel_forget(conn->server);
+            conn->down = 1;
+        }
     }
 }
 
@@ -600,6 +623,66 @@ ngx_http_wxauth_redis_setup_reply(redisAsyncContext *ac, void *reply, void *priv
 }
 
 
+/* sentinel mode: ROLE, the last command of the setup, says whether this is the master */
+static void
+ngx_http_wxauth_redis_role_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    redisReply                    *r;
+    wxauth::RedisRole              role;
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(privdata);
+    r = static_cast<redisReply *>(reply);
+
+    if (r == NULL) {
+        return;
+    }
+
+    if (conn->setup_counted) {
+        ngx_http_wxauth_redis_answered(conn);
+
+    } else {
+        conn->quiet_since = ngx_current_msec;
+    }
+
+    try {
+        role = wxauth::parse_role_reply(wxauth::inspect_reply(r));
+
+    } catch (...) {
+        role = wxauth::RedisRole::unknown;
+    }
+
+    if (role != wxauth::RedisRole::master) {
+        /* never a write to a replica: ask the sentinels again, after a pause */
+        if (conn->failure_logged) {
+            /* said once until a master is confirmed: this repeats every 100 ms */
+
+        } else if (r->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, conn->log, 0,
+                          "wxauth: redis %V refused ROLE: %*s",
+                          &conn->server->name, (size_t) ngx_min(r->len, 256), r->str);
+        } else {
+            ngx_log_error(NGX_LOG_WARN, conn->log, 0,
+                          "wxauth: redis %V is not the master (ROLE: %s), "
+                          "asking the sentinels again", &conn->server->name,
+                          role == wxauth::RedisRole::replica ? "replica"
+                          : role == wxauth::RedisRole::sentinel ? "sentinel" : "unknown");
+        }
+
+        conn->failure_logged = 1;
+        conn->down = 1;
+        redisAsyncFree(ac);   /* deferred by hiredis until this callback returns */
+        return;
+    }
+
+    ngx_http_wxauth_sentinel_confirmed(conn->server);
+
+    if (conn->setup_pending && --conn->setup_pending == 0 && conn->connected) {
+        ngx_http_wxauth_redis_ready(conn);
+    }
+}
+
+
 static ngx_int_t
 ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
 {
@@ -611,6 +694,16 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
     ngx_http_wxauth_redis_server_t  *server;
 
     server = conn->server;
+
+    if (server->sentinel != NULL) {
+        /* requests wait for ROLE's "master"; with no master known, ask the sentinels */
+        conn->down = 1;
+
+        if (server->host.len == 0) {
+            ngx_http_wxauth_sentinel_discover(server);
+            return NGX_DECLINED;
+        }
+    }
 
     if (server->path.len) {
         ac = redisAsyncConnectUnix((const char *) server->path.data);
@@ -633,6 +726,7 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
 
         conn->down = 1;
         redisAsyncFree(ac);   /* its cleanup hook is not set yet: nothing else runs */
+        ngx_http_wxauth_sentinel_forget(server);   /* sentinel mode: ask again */
         return NGX_ERROR;
     }
 
@@ -653,7 +747,10 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
     conn->connected = 0;
     conn->ready = 0;
 
-    /* AUTH and SELECT when configured, then PING: ready once Redis answered all of them */
+    /*
+     * AUTH and SELECT when configured, then PING (with Sentinel: ROLE, which must say "master"):
+     * ready once Redis answered all of them
+     */
     conn->setup_pending = (server->password.len ? 1 : 0) + (server->db ? 1 : 0) + 1;
 
     ac->data = conn;
@@ -689,16 +786,25 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
     /*
      * Every connection ends its setup with a PING: only a connection that answered it is
      * ready, so a Redis that accepts and closes at once (maxclients, protected mode, a proxy in
-     * front of a dead Redis) is told apart from a working one and probed, not hammered.
+     * front of a dead Redis) is told apart from a working one and probed, not hammered. With
+     * Sentinel the last command is ROLE instead: only the master is ever ready, so nothing is
+     * ever written to a replica.
      */
-    argv[0] = "PING";
-    argvlen[0] = 4;
-    redisAsyncCommandArgv(ac, ngx_http_wxauth_redis_setup_reply, conn, 1, argv, argvlen);
+    if (server->sentinel) {
+        argv[0] = "ROLE";
+        argvlen[0] = 4;
+        redisAsyncCommandArgv(ac, ngx_http_wxauth_redis_role_reply, conn, 1, argv, argvlen);
+
+    } else {
+        argv[0] = "PING";
+        argvlen[0] = 4;
+        redisAsyncCommandArgv(ac, ngx_http_wxauth_redis_setup_reply, conn, 1, argv, argvlen);
+    }
 
     /*
      * While Redis is down no request waits on the connection: the setup's replies run the
      * liveness timer, the deadline of a probe whose connect hangs (SYNs dropped). Otherwise
-     * the requests' own replies run it.
+     * the requests' own replies run it. (With Sentinel the connection is down until ROLE.)
      */
     conn->setup_counted = conn->down;
 
@@ -726,6 +832,62 @@ ngx_http_wxauth_redis_drop(ngx_http_wxauth_redis_conn_t *conn)
 
     /* pending batches get NULL replies; the cleanup hooks forget the context */
     redisAsyncFree(conn->ac);
+}
+
+
+/* sentinel mode: -READONLY or -MASTERDOWN: this is no longer the master */
+static void
+ngx_http_wxauth_redis_moved(ngx_http_wxauth_redis_conn_t *conn, const std::string &error)
+{
+    if (conn->ac == NULL || (conn->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
+        return;
+    }
+
+    /* Redis's own message: never contains a password */
+    ngx_log_error(NGX_LOG_WARN, conn->log, 0,
+                  "wxauth: redis %V answered \"%*s\", asking the sentinels again",
+                  &conn->server->name, ngx_min(error.size(), (size_t) 256), error.data());
+    conn->failure_logged = 1;
+
+    /*
+     * Deferred by hiredis until the reply callback returns; meanwhile no request is sent
+     * (the context is being freed), then the cleanup hook forgets the master.
+     */
+    redisAsyncFree(conn->ac);
+}
+
+
+void
+ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server)
+{
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = server->conn;
+
+    if (conn == NULL || conn->exiting) {
+        return;
+    }
+
+    if (conn->ac != NULL) {
+        /* requests waiting on the old master get 503; it is not forgotten, it is replaced */
+        conn->following = 1;
+        conn->down = 1;
+        redisAsyncFree(conn->ac);
+        conn->following = 0;
+    }
+
+    if (conn->ac != NULL) {
+        return;   /* freed later by hiredis: the probe connects then (never happens here) */
+    }
+
+    if (conn->probe.timer_set) {
+        ngx_del_timer(&conn->probe);
+    }
+
+    if (ngx_http_wxauth_redis_connect(conn) != NGX_OK && !conn->exiting) {
+        conn->down = 1;
+        ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
+    }
 }
 
 
@@ -923,6 +1085,12 @@ ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers)
 
         server[i]->conn = conn;
 
+        if (server[i]->sentinel != NULL
+            && ngx_http_wxauth_sentinel_init_worker(server[i], cycle->log) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
         /* connect now so that the first request finds the connection up; failures retry */
         if (ngx_http_wxauth_redis_connect(conn) != NGX_OK) {
             ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
@@ -949,6 +1117,10 @@ ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers)
         }
 
         conn->exiting = 1;
+
+        if (server[i]->sentinel != NULL) {
+            ngx_http_wxauth_sentinel_exit_worker(server[i]);
+        }
 
         if (conn->probe.timer_set) {
             ngx_del_timer(&conn->probe);

@@ -16,8 +16,14 @@
 
 
 typedef struct ngx_http_wxauth_redis_conn_s  ngx_http_wxauth_redis_conn_t;
+typedef struct ngx_http_wxauth_sentinel_s    ngx_http_wxauth_sentinel_t;
 
 
+/*
+ * A Redis server: a fixed address (`wxauth_redis`), or the master that sentinels name
+ * (`wxauth_redis_sentinel`; then name, host and port are this worker's current master, and
+ * host.len is 0 while it is unknown).
+ */
 struct ngx_http_wxauth_redis_server_s {
     ngx_str_t                       name;      /* as configured, for logs */
     ngx_str_t                       host;      /* numeric address, NUL-terminated */
@@ -28,6 +34,7 @@ struct ngx_http_wxauth_redis_server_s {
     ngx_msec_t                      liveness;  /* no reply for this long: drop the connection */
     unsigned                        liveness_set:1;   /* given as liveness= */
     ngx_http_wxauth_redis_conn_t   *conn;      /* this worker's connection */
+    ngx_http_wxauth_sentinel_t     *sentinel;  /* NULL: the fixed address above */
 };
 
 
@@ -67,6 +74,12 @@ void ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept
 
 ngx_int_t ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers);
 void ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers);
+
+/*
+ * Sentinel mode: the sentinels named a (new) master at server->host:port: drop the connection
+ * to the old one, connect to this one (ROLE confirms it before requests may use it).
+ */
+void ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server);
 
 /* Resolves and validates a `wxauth_redis` address at configuration time. */
 char *ngx_http_wxauth_redis_parse(ngx_conf_t *cf, ngx_http_wxauth_redis_server_t *server,

@@ -209,6 +209,7 @@ our @Families = (
     [wxauth_user_data_total => 'counter'],
     [wxauth_wechat_answers_total => 'counter'],
     [wxauth_redis_errors_total => 'counter'],
+    [wxauth_redis_failovers_total => 'counter'],
     [wxauth_redis_command_duration_seconds => 'histogram'],
     [wxauth_redis_connections => 'gauge'],
 );
@@ -385,6 +386,7 @@ sub {
         'wxauth_wechat_answers_total{errcode="timeout"}' => 0,
         'wxauth_redis_errors_total{kind="error"}' => 0,
         'wxauth_redis_errors_total{kind="timeout"}' => 0,
+        'wxauth_redis_failovers_total' => 0,
         'wxauth_redis_connections' => 2,
     });
 

@@ -19,9 +19,10 @@ WXAUTH_PACKAGES=(
 WXAUTH_PACKAGING_PACKAGES=(debhelper dpkg-dev lintian)
 # What util/test-client.sh needs on top.
 WXAUTH_CLIENT_PACKAGES=(nodejs node-acorn node-typescript)
-# What only the test command needs besides (promtool, for the metrics' format and rules).
+# What only the test command needs besides (promtool, for the metrics' format and rules;
+# redis-sentinel, for t/011-sentinel.t's failover).
 WXAUTH_TEST_PACKAGES=(
-    prometheus
+    prometheus redis-sentinel
 )
 
 wxauth_log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }

@@ -83,6 +83,10 @@ constexpr Series wechat_answers[] = {
     {Metric::wx_timeout, "errcode=\"timeout\""},
 };
 
+constexpr Series redis_failovers[] = {
+    {Metric::redis_failovers, nullptr},
+};
+
 constexpr Series redis_errors[] = {
     {Metric::redis_errors, "kind=\"error\""},
     {Metric::redis_timeouts, "kind=\"timeout\""},
@@ -215,6 +219,9 @@ std::string render_prometheus(const std::uint64_t *values)
                    values);
     counter_family(out, "wxauth_redis_errors_total", "Redis failures by kind.",
                    redis_errors, values);
+    counter_family(out, "wxauth_redis_failovers_total",
+                   "Sentinel failovers followed: a worker moved to a newly promoted master.",
+                   redis_failovers, values);
 
     latency_histogram(out, values);
 

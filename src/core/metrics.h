@@ -82,6 +82,9 @@ enum class Metric : unsigned {
     // wxauth_redis_connections (gauge): currently open connections, all workers
     redis_connections,
 
+    // wxauth_redis_failovers_total: a worker moved to a new master a Sentinel promoted
+    redis_failovers,
+
     count_  // number of slots
 };
 

@@ -4,7 +4,22 @@
 
 namespace wxauth {
 
+namespace {
+
+constexpr int max_depth = 8;
+
+ReplyView inspect(const redisReply *reply, int depth);
+
+}  // namespace
+
 ReplyView inspect_reply(const redisReply *reply)
+{
+    return inspect(reply, 0);
+}
+
+namespace {
+
+ReplyView inspect(const redisReply *reply, int depth)
 {
     ReplyView view;
     if (reply == nullptr) {
@@ -35,6 +50,17 @@ ReplyView inspect_reply(const redisReply *reply)
             view.text = "error reply";
         }
         break;
+    case REDIS_REPLY_ARRAY:
+        view.outcome = ReplyOutcome::error;
+        view.text = "unexpected reply type " + std::to_string(reply->type);
+        view.array = true;
+        if (depth < max_depth && reply->element != nullptr) {
+            view.elements.reserve(reply->elements);
+            for (size_t i = 0; i < reply->elements; i++) {
+                view.elements.push_back(inspect(reply->element[i], depth + 1));
+            }
+        }
+        break;
     default:
         view.outcome = ReplyOutcome::error;
         view.text = "unexpected reply type " + std::to_string(reply->type);
@@ -42,5 +68,7 @@ ReplyView inspect_reply(const redisReply *reply)
     }
     return view;
 }
+
+}  // namespace
 
 }  // namespace wxauth

@@ -11,7 +11,10 @@ package WxAuthStandIns;
 #   body that stops after the headers, answers of any size;
 # - start_redis(): a private redis-server on a free loopback port, which a
 #   suite may kill, restart (restart_redis) or pause without disturbing the
-#   shared test Redis.
+#   shared test Redis; with extra arguments (e.g. --replicaof) a replica;
+# - start_sentinel(): a private redis-sentinel monitoring one of those;
+# - redis_session(): several commands on one connection (e.g. a write, then
+#   WAIT for the replicas to have it).
 #
 # Plain Perl, core modules only, like WxAuthTest.
 
@@ -152,10 +155,12 @@ sub http_answer {
 
 my %RedisDir;   # port -> its directory
 
-# start_redis(port?) -> port: a private redis-server (a port of its own unless
-# one is given, e.g. to restart it where it was).
+# start_redis(port?, extra arguments...) -> port: a private redis-server (a
+# port of its own unless one is given, e.g. to restart it where it was); the
+# extra arguments go to redis-server as they are (`--replicaof 127.0.0.1 P`).
 sub start_redis {
-    my $port = shift || WxAuthTest::free_port();
+    my ($port, @extra) = @_;
+    $port ||= WxAuthTest::free_port();
     my $dir = $RedisDir{$port}
         ||= File::Temp::tempdir('wxauth-redis-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     my $pid = fork;
@@ -166,12 +171,75 @@ sub start_redis {
         no warnings 'exec';
         exec $ENV{TEST_NGINX_REDIS_SERVER} || 'redis-server', '--bind', '127.0.0.1',
              '--port', $port, '--save', '', '--appendonly', 'no', '--dir', $dir,
-             '--logfile', "$dir/redis.log";
+             '--logfile', "$dir/redis.log", @extra;
         POSIX::_exit(127);
     }
     push @Started, $pid;
     $RedisDir{"pid:$port"} = $pid;
     return $port;
+}
+
+# start_sentinel(name => NAME, master_port => P, quorum => 2, port => ?, password => ?)
+# -> port: a private redis-sentinel on a free loopback port that monitors the
+# master 127.0.0.1:P as NAME, with quick failovers (down after 1 s). Its
+# configuration file (which it rewrites) and log are in a directory of its
+# own; kill_redis(port) kills it like a redis-server.
+sub start_sentinel {
+    my %o = @_;
+    my $port = $o{port} || WxAuthTest::free_port();
+    my $name = $o{name} or die "WxAuthStandIns: start_sentinel needs a name
+";
+    my $dir = $RedisDir{$port}
+        ||= File::Temp::tempdir('wxauth-sentinel-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    open my $conf, '>', "$dir/sentinel.conf" or die "WxAuthStandIns: $dir/sentinel.conf: $!\n";
+    print $conf join("\n",
+        "port $port",
+        'bind 127.0.0.1',
+        'daemonize no',
+        "dir $dir",
+        "logfile $dir/sentinel.log",
+        "sentinel monitor $name 127.0.0.1 $o{master_port} " . ($o{quorum} || 2),
+        "sentinel down-after-milliseconds $name 1000",
+        "sentinel failover-timeout $name 5000",
+        "sentinel parallel-syncs $name 1",
+        (defined $o{password} ? ("requirepass $o{password}") : ()),
+        ''), "\n";
+    close $conf;
+    my $pid = fork;
+    die "WxAuthStandIns: fork: $!\n" unless defined $pid;
+    if ($pid == 0) {
+        open STDIN, '<', '/dev/null';
+        open STDOUT, '>', '/dev/null';
+        no warnings 'exec';
+        exec $ENV{TEST_NGINX_REDIS_SENTINEL} || 'redis-sentinel', "$dir/sentinel.conf";
+        POSIX::_exit(127);
+    }
+    push @Started, $pid;
+    $RedisDir{"pid:$port"} = $pid;
+    return $port;
+}
+
+# redis_session(port, [CMD, ARGS...], ...) -> the replies, in order: every
+# command on one connection (WAIT counts the writes of its own connection).
+sub redis_session {
+    my ($port, @cmds) = @_;
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port,
+                                     Proto => 'tcp', Timeout => 5)
+        or die "WxAuthStandIns: cannot connect to redis on 127.0.0.1:$port: $!\n";
+    my @replies;
+    for my $cmd (@cmds) {
+        $sock->print(WxAuthTest::_encode_command(@$cmd));
+        push @replies, WxAuthTest::_read_reply($sock);
+    }
+    close $sock;
+    return @replies;
+}
+
+# log_of(port) -> the log file of the private redis-server or sentinel at port
+sub log_of {
+    my $port = shift;
+    my $dir = $RedisDir{$port} or return undef;
+    return -e "$dir/sentinel.log" ? "$dir/sentinel.log" : "$dir/redis.log";
 }
 
 # Waits until the private Redis at `port` answers PING; returns the time it did
@@ -188,7 +256,8 @@ sub wait_redis {
         . ($RedisDir{$port} || '?') . "/redis.log)\n";
 }
 
-# Kills the private Redis at `port` at once (SIGKILL: no goodbye to clients).
+# Kills the private Redis (or sentinel) at `port` at once (SIGKILL: no goodbye
+# to clients).
 sub kill_redis {
     my $port = shift;
     my $pid = delete $RedisDir{"pid:$port"} or return;

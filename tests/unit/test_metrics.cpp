@@ -346,6 +346,7 @@ const Expected expected_counters[] = {
     {"wxauth_wechat_answers_total{errcode=\"timeout\"}", Metric::wx_timeout},
     {"wxauth_redis_errors_total{kind=\"error\"}", Metric::redis_errors},
     {"wxauth_redis_errors_total{kind=\"timeout\"}", Metric::redis_timeouts},
+    {"wxauth_redis_failovers_total", Metric::redis_failovers},
 };
 
 const char *const expected_le[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
@@ -414,9 +415,10 @@ TEST(MetricsRender, AllZeroIsValidAndHoldsEverySeries)
     EXPECT_EQ(e.types["wxauth_user_data_total"], "counter");
     EXPECT_EQ(e.types["wxauth_wechat_answers_total"], "counter");
     EXPECT_EQ(e.types["wxauth_redis_errors_total"], "counter");
+    EXPECT_EQ(e.types["wxauth_redis_failovers_total"], "counter");
     EXPECT_EQ(e.types[hist], "histogram");
     EXPECT_EQ(e.types["wxauth_redis_connections"], "gauge");
-    EXPECT_EQ(e.types.size(), 9u);
+    EXPECT_EQ(e.types.size(), 10u);
 }
 
 TEST(MetricsRender, EveryCounterReadsItsOwnSlot)

@@ -1,4 +1,5 @@
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
@@ -117,4 +118,72 @@ TEST(RedisReply, UnexpectedType)
 
     redisReply weird = make(42);
     EXPECT_EQ(inspect_reply(&weird).outcome, ReplyOutcome::error);
+}
+
+TEST(RedisReply, ArrayKeepsItsElements)
+{
+    redisReply ip = make(REDIS_REPLY_STRING, "127.0.0.1");
+    redisReply port = make(REDIS_REPLY_STRING, "6380");
+    redisReply nil = make(REDIS_REPLY_NIL);
+    redisReply num = make(REDIS_REPLY_INTEGER, nullptr, 42);
+    redisReply *inner_items[] = {&ip, &num};
+    redisReply inner = make(REDIS_REPLY_ARRAY);
+    inner.element = inner_items;
+    inner.elements = 2;
+    redisReply *items[] = {&ip, &port, &nil, &inner};
+    redisReply arr = make(REDIS_REPLY_ARRAY);
+    arr.element = items;
+    arr.elements = 4;
+
+    ReplyView v = inspect_reply(&arr);
+    // the outcome of an array is what it always was: no session command expects one
+    EXPECT_EQ(v.outcome, ReplyOutcome::error);
+    EXPECT_EQ(v.text, "unexpected reply type 2");
+    EXPECT_TRUE(v.array);
+    ASSERT_EQ(v.elements.size(), 4u);
+    EXPECT_EQ(v.elements[0].outcome, ReplyOutcome::value);
+    EXPECT_EQ(v.elements[0].text, "127.0.0.1");
+    EXPECT_EQ(v.elements[1].text, "6380");
+    EXPECT_EQ(v.elements[2].outcome, ReplyOutcome::nil);
+    EXPECT_FALSE(v.elements[2].array);
+    EXPECT_TRUE(v.elements[3].array);
+    ASSERT_EQ(v.elements[3].elements.size(), 2u);
+    EXPECT_EQ(v.elements[3].elements[1].outcome, ReplyOutcome::integer);
+    EXPECT_EQ(v.elements[3].elements[1].integer, 42);
+}
+
+TEST(RedisReply, ScalarsAreNotArrays)
+{
+    redisReply s = make(REDIS_REPLY_STRING, "x");
+    redisReply e = make(REDIS_REPLY_ERROR, "ERR x");
+    EXPECT_FALSE(inspect_reply(&s).array);
+    EXPECT_TRUE(inspect_reply(&s).elements.empty());
+    EXPECT_FALSE(inspect_reply(&e).array);
+    EXPECT_FALSE(inspect_reply(nullptr).array);
+
+    redisReply empty = make(REDIS_REPLY_ARRAY);   // *0
+    ReplyView v = inspect_reply(&empty);
+    EXPECT_TRUE(v.array);
+    EXPECT_TRUE(v.elements.empty());
+}
+
+TEST(RedisReply, DeepNestingIsCut)
+{
+    redisReply leaf = make(REDIS_REPLY_STRING, "leaf");
+    std::vector<redisReply> levels(12, make(REDIS_REPLY_ARRAY));
+    std::vector<redisReply *> links(12);
+    for (size_t i = 0; i < levels.size(); i++) {
+        links[i] = i + 1 < levels.size() ? &levels[i + 1] : &leaf;
+        levels[i].element = &links[i];
+        levels[i].elements = 1;
+    }
+    ReplyView v = inspect_reply(&levels[0]);
+    size_t depth = 0;
+    const ReplyView *p = &v;
+    while (p->array && !p->elements.empty()) {
+        p = &p->elements[0];
+        depth++;
+    }
+    EXPECT_EQ(depth, 8u);
+    EXPECT_TRUE(p->array);   // the ninth level: an array given without its elements
 }
