@@ -60,11 +60,7 @@ secret=example-secret-0123456789abcdef
 ( umask 077; printf '%s\n' "$secret" >"$work/appsecret" )
 
 wxauth_start_redis "$work/redis"
-http_port=$(wxauth_free_port)
-https_port=$(wxauth_free_port)
-metrics_port=$(wxauth_free_port)
-wechat_port=$(wxauth_free_port)
-app_port=$(wxauth_free_port)
+read -r http_port https_port metrics_port wechat_port app_port < <(wxauth_free_ports 5)
 
 # --- the copy: machine-specific substitutions only ---
 sed -e "s|^include /etc/nginx/modules-enabled/.*|$module_line|" \

@@ -60,8 +60,16 @@ wxauth_build() {
 
 # A TCP port nobody listens on right now (the kernel picks it).
 wxauth_free_port() {
+    wxauth_free_ports 1
+}
+
+# N distinct TCP ports nobody listens on right now, on one line: all N sockets are held open
+# while the kernel picks, so two of them are never the same port (separate calls of
+# wxauth_free_port may be).
+#   read -r a b c < <(wxauth_free_ports 3)
+wxauth_free_ports() {
     perl -MIO::Socket::INET -e \
-        'my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 1) or die "no free port: $!\n"; print $s->sockport, "\n";'
+        'my @s = map { IO::Socket::INET->new(Listen => 1, LocalAddr => "127.0.0.1", LocalPort => 0, ReuseAddr => 1) or die "no free port: $!\n" } 1 .. $ARGV[0]; print join(" ", map { $_->sockport } @s), "\n";' "$1"
 }
 
 # Starts redis-server on a free loopback port in a scratch directory; sets WXAUTH_REDIS_PORT

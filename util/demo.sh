@@ -151,8 +151,7 @@ if ! port_is_free "$port"; then
     wxauth_log "port $wanted is busy: the demo listens on $port instead (WXAUTH_DEMO_PORT sets it)"
 fi
 
-upstream_port=$(wxauth_free_port)
-standin_port=$(wxauth_free_port)
+read -r upstream_port standin_port < <(wxauth_free_ports 2)
 
 wxauth_start_redis "$scratch/redis"
 wxauth_log "redis-server on 127.0.0.1:$WXAUTH_REDIS_PORT (pid $WXAUTH_REDIS_PID)"

@@ -34,9 +34,7 @@ wxauth_log "tsc -p client: the declarations in client/wxauth.d.ts (client/test/t
 tsc -p client
 
 wxauth_start_redis "$work/redis"
-port=$(wxauth_free_port)
-app_port=$(wxauth_free_port)
-standin_port=$(wxauth_free_port)
+read -r port app_port standin_port < <(wxauth_free_ports 3)
 appid=wx0000000000client
 printf 'client-test-secret\n' >"$work/appsecret"
 

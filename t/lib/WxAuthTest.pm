@@ -249,13 +249,22 @@ sub setup_ports {
 # Ports
 
 # A loopback TCP port nobody listens on right now (the kernel picks it).
+# Never the same port twice in one test process (nor nginx's own port): the kernel may
+# hand out a port it handed out a moment ago, once that socket is closed.
+my %GivenPorts;
+
 sub free_port {
-    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
-                                  LocalPort => 0, Proto => 'tcp', ReuseAddr => 1)
-        or die "WxAuthTest: no free port: $!\n";
-    my $port = $s->sockport;
-    close $s;
-    return $port;
+    $GivenPorts{$ENV{TEST_NGINX_PORT}} = 1 if $ENV{TEST_NGINX_PORT};
+    for (1 .. 100) {
+        my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                      LocalPort => 0, Proto => 'tcp', ReuseAddr => 1)
+            or die "WxAuthTest: no free port: $!\n";
+        my $port = $s->sockport;
+        close $s;
+        next if $GivenPorts{$port}++;
+        return $port;
+    }
+    die "WxAuthTest: no free port that was not given out already\n";
 }
 
 # A port where the kernel completes TCP handshakes but nobody ever accepts,
