@@ -1,12 +1,8 @@
 /*
  * The Redis event adapter: hiredis's async API on nginx's event loop.
  *
- * Answers to the known traps:
- *  - edge-triggered reads: the read handler drains the socket (hiredis reads at most 16 KB a
- *    pass), so no reply is left sitting in the kernel buffer;
- *  - a command queued after the writable edge was consumed: addWrite posts the write event, so
- *    the output buffer is flushed in this event loop iteration, pipelined with its neighbours;
- *  - hiredis closes the fd itself: the cleanup hook frees the nginx connection without closing;
+ * Answers to the known traps (the event glue itself, draining reads, posted writes and the
+ * fd hiredis closes, is ngx_http_wxauth_hiredis.cpp, shared with the sentinel links):
  *  - blocking getaddrinfo: addresses are resolved to numeric form when the configuration is
  *    read; a worker only ever hands hiredis numeric addresses or unix paths;
  *  - no hiredis timeouts in 0.14: every batch has an nginx timer of its own, which fails that
@@ -29,11 +25,9 @@
 
 #include "ngx_http_wxauth_redis.h"
 
-#include <sys/ioctl.h>
 #include <time.h>
 
-#include <hiredis/hiredis.h>
-#include <hiredis/async.h>
+#include "ngx_http_wxauth_hiredis.h"
 
 #include <new>
 
@@ -47,9 +41,8 @@
 
 
 struct ngx_http_wxauth_redis_conn_s {
+    ngx_http_wxauth_hiredis_t        h;             /* first: the hooks' privdata */
     ngx_http_wxauth_redis_server_t  *server;
-    redisAsyncContext               *ac;
-    ngx_connection_t                *c;
     ngx_log_t                       *log;
     ngx_uint_t                       setup_pending; /* AUTH / SELECT / PING not answered */
     ngx_uint_t                       outstanding;   /* replies due on this connection */
@@ -79,15 +72,6 @@ struct ngx_http_wxauth_redis_batch_s {
     bool                               lost;
     bool                               timed_out;
 };
-
-
-/* edge-triggered where the event method has it (epoll), level-triggered elsewhere */
-static ngx_uint_t
-ngx_http_wxauth_redis_event_flags(void)
-{
-    return (ngx_event_flags & NGX_USE_CLEAR_EVENT) ? (ngx_uint_t) NGX_CLEAR_EVENT
-                                                   : (ngx_uint_t) NGX_LEVEL_EVENT;
-}
 
 
 static ngx_int_t ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn);
@@ -247,7 +231,7 @@ ngx_http_wxauth_redis_liveness_expired(ngx_event_t *ev)
 
     conn = static_cast<ngx_http_wxauth_redis_conn_t *>(ev->data);
 
-    if (conn->ac == NULL || conn->outstanding == 0) {
+    if (conn->h.ac == NULL || conn->outstanding == 0) {
         return;
     }
 
@@ -273,191 +257,13 @@ ngx_http_wxauth_redis_liveness_expired(ngx_event_t *ev)
 }
 
 
+/* hiredis freed the context: forget it, and reconnect in the background */
 static void
-ngx_http_wxauth_redis_read_handler(ngx_event_t *rev)
-{
-    int                            fd, n;
-    ngx_connection_t              *c;
-    ngx_http_wxauth_redis_conn_t  *conn;
-
-    c = static_cast<ngx_connection_t *>(rev->data);
-    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(c->data);
-    fd = c->fd;
-
-    /* hiredis reads at most 16 KB a pass: drain the socket (edge-triggered events) */
-
-    for ( ;; ) {
-        if (conn->ac == NULL) {
-            return;
-        }
-
-        redisAsyncHandleRead(conn->ac);
-
-        if (conn->ac == NULL || conn->c != c) {
-            return;
-        }
-
-        n = 0;
-        if (ioctl(fd, FIONREAD, &n) == -1) {
-            return;
-        }
-
-        if (n <= 0) {
-            /*
-             * A close that came with the last reply adds no unread byte and no further edge:
-             * peek for it, and let hiredis read the end of the stream now.
-             */
-            u_char  b;
-
-            if (recv(fd, &b, 1, MSG_PEEK|MSG_DONTWAIT) != 0) {
-                return;
-            }
-        }
-    }
-}
-
-
-static void
-ngx_http_wxauth_redis_write_handler(ngx_event_t *wev)
-{
-    ngx_connection_t              *c;
-    ngx_http_wxauth_redis_conn_t  *conn;
-
-    c = static_cast<ngx_connection_t *>(wev->data);
-    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(c->data);
-
-    if (conn->ac == NULL) {
-        return;
-    }
-
-    redisAsyncHandleWrite(conn->ac);
-
-    if (conn->ac == NULL || conn->c != c) {
-        return;
-    }
-
-    if (sdslen(conn->ac->c.obuf) > 0) {
-        /* the socket is full: wait for the next writable event, never spin on posts */
-        wev->ready = 0;
-        return;
-    }
-
-    if (!(ngx_event_flags & NGX_USE_CLEAR_EVENT) && wev->active) {
-        (void) ngx_del_event(wev, NGX_WRITE_EVENT, 0);
-    }
-}
-
-
-/* hiredis event hooks */
-
-static void
-ngx_http_wxauth_redis_add_read(void *privdata)
+ngx_http_wxauth_redis_gone(ngx_http_wxauth_hiredis_t *h)
 {
     ngx_http_wxauth_redis_conn_t  *conn;
 
-    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(privdata);
-
-    if (conn->c == NULL || conn->c->read->active) {
-        return;
-    }
-
-    if (ngx_add_event(conn->c->read, NGX_READ_EVENT,
-                      ngx_http_wxauth_redis_event_flags())
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ALERT, conn->log, 0,
-                      "wxauth: could not watch redis %V for reading", &conn->server->name);
-    }
-}
-
-
-static void
-ngx_http_wxauth_redis_del_read(void *privdata)
-{
-    /* reads stay watched for the life of the connection: nothing to do */
-    (void) privdata;
-}
-
-
-static void
-ngx_http_wxauth_redis_add_write(void *privdata)
-{
-    ngx_event_t                   *wev;
-    ngx_http_wxauth_redis_conn_t  *conn;
-
-    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(privdata);
-
-    if (conn->c == NULL) {
-        return;
-    }
-
-    wev = conn->c->write;
-
-    if (!wev->active) {
-        if (ngx_add_event(wev, NGX_WRITE_EVENT,
-                          ngx_http_wxauth_redis_event_flags())
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ALERT, conn->log, 0,
-                          "wxauth: could not watch redis %V for writing",
-                          &conn->server->name);
-        }
-    }
-
-    /*
-     * An edge-triggered writable event may have been consumed already: while the socket is
-     * known to be writable, flush in this iteration of the event loop, together with whatever
-     * else is queued by then. When it is full, the next writable event does it.
-     */
-    if (conn->connected && wev->ready && !wev->posted) {
-        ngx_post_event(wev, &ngx_posted_events);
-    }
-}
-
-
-static void
-ngx_http_wxauth_redis_del_write(void *privdata)
-{
-    (void) privdata;   /* the write handler unwatches level-triggered writes itself */
-}
-
-
-static void
-ngx_http_wxauth_redis_cleanup(void *privdata)
-{
-    ngx_connection_t              *c;
-    ngx_http_wxauth_redis_conn_t  *conn;
-
-    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(privdata);
-    c = conn->c;
-
-    if (c == NULL) {
-        return;   /* hiredis may call this more than once */
-    }
-
-    conn->c = NULL;
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    /* hiredis closes the fd itself right after: the kernel forgets it then */
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;
-
-    /* the context is being freed: forget it, and reconnect in the background */
+    conn = reinterpret_cast<ngx_http_wxauth_redis_conn_t *>(h);
 
     if (conn->connected) {
         ngx_http_wxauth_metric_add(wxauth::Metric::redis_connections, -1);
@@ -471,7 +277,6 @@ ngx_http_wxauth_redis_cleanup(void *privdata)
         conn->down = 1;
     }
 
-    conn->ac = NULL;
     conn->connected = 0;
     conn->ready = 0;
     conn->outstanding = 0;
@@ -500,7 +305,7 @@ ngx_http_wxauth_redis_probe(ngx_event_t *ev)
 
     conn = static_cast<ngx_http_wxauth_redis_conn_t *>(ev->data);
 
-    if (conn->exiting || conn->ac != NULL) {
+    if (conn->exiting || conn->h.ac != NULL) {
         return;
     }
 
@@ -553,7 +358,7 @@ ngx_http_wxauth_redis_connected(const redisAsyncContext *ac, int status)
                    &conn->server->name);
 
     /* commands queued while connecting are pending: flush them */
-    ngx_http_wxauth_redis_add_write(conn);
+    ngx_http_wxauth_hiredis_add_write(&conn->h);
 }
 
 
@@ -690,7 +495,6 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
     const char                      *argv[2];
     size_t                           argvlen[2];
     redisAsyncContext               *ac;
-    ngx_connection_t                *c;
     ngx_http_wxauth_redis_server_t  *server;
 
     server = conn->server;
@@ -730,20 +534,11 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
         return NGX_ERROR;
     }
 
-    c = ngx_get_connection(ac->c.fd, conn->log);
-    if (c == NULL) {
+    if (ngx_http_wxauth_hiredis_attach(&conn->h, ac) != NGX_OK) {
         redisAsyncFree(ac);
         return NGX_ERROR;
     }
 
-    c->data = conn;
-    c->read->handler = ngx_http_wxauth_redis_read_handler;
-    c->write->handler = ngx_http_wxauth_redis_write_handler;
-    c->read->log = conn->log;
-    c->write->log = conn->log;
-
-    conn->ac = ac;
-    conn->c = c;
     conn->connected = 0;
     conn->ready = 0;
 
@@ -754,14 +549,6 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
     conn->setup_pending = (server->password.len ? 1 : 0) + (server->db ? 1 : 0) + 1;
 
     ac->data = conn;
-    ac->ev.data = conn;
-    ac->ev.addRead = ngx_http_wxauth_redis_add_read;
-    ac->ev.delRead = ngx_http_wxauth_redis_del_read;
-    ac->ev.addWrite = ngx_http_wxauth_redis_add_write;
-    ac->ev.delWrite = ngx_http_wxauth_redis_del_write;
-    ac->ev.cleanup = ngx_http_wxauth_redis_cleanup;
-
-    ngx_http_wxauth_redis_add_read(conn);
 
     /* the first writable event tells that the connection is up */
     redisAsyncSetConnectCallback(ac, ngx_http_wxauth_redis_connected);
@@ -819,7 +606,7 @@ ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn)
 static void
 ngx_http_wxauth_redis_drop(ngx_http_wxauth_redis_conn_t *conn)
 {
-    if (conn->ac == NULL) {
+    if (conn->h.ac == NULL) {
         return;
     }
 
@@ -831,7 +618,7 @@ ngx_http_wxauth_redis_drop(ngx_http_wxauth_redis_conn_t *conn)
     }
 
     /* pending batches get NULL replies; the cleanup hooks forget the context */
-    redisAsyncFree(conn->ac);
+    redisAsyncFree(conn->h.ac);
 }
 
 
@@ -839,7 +626,7 @@ ngx_http_wxauth_redis_drop(ngx_http_wxauth_redis_conn_t *conn)
 static void
 ngx_http_wxauth_redis_moved(ngx_http_wxauth_redis_conn_t *conn, const std::string &error)
 {
-    if (conn->ac == NULL || (conn->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
+    if (conn->h.ac == NULL || (conn->h.ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING))) {
         return;
     }
 
@@ -853,7 +640,7 @@ ngx_http_wxauth_redis_moved(ngx_http_wxauth_redis_conn_t *conn, const std::strin
      * Deferred by hiredis until the reply callback returns; meanwhile no request is sent
      * (the context is being freed), then the cleanup hook forgets the master.
      */
-    redisAsyncFree(conn->ac);
+    redisAsyncFree(conn->h.ac);
 }
 
 
@@ -868,15 +655,15 @@ ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server)
         return;
     }
 
-    if (conn->ac != NULL) {
+    if (conn->h.ac != NULL) {
         /* requests waiting on the old master get 503; it is not forgotten, it is replaced */
         conn->following = 1;
         conn->down = 1;
-        redisAsyncFree(conn->ac);
+        redisAsyncFree(conn->h.ac);
         conn->following = 0;
     }
 
-    if (conn->ac != NULL) {
+    if (conn->h.ac != NULL) {
         return;   /* freed later by hiredis: the probe connects then (never happens here) */
     }
 
@@ -909,7 +696,7 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
         return NULL;   /* unreachable: fail fast, the probe reconnects in the background */
     }
 
-    if (conn->ac == NULL) {
+    if (conn->h.ac == NULL) {
         /* closed a moment ago (Redis's idle timeout, a restart): reconnect now */
         if (conn->probe.timer_set) {
             ngx_del_timer(&conn->probe);
@@ -921,7 +708,7 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
         }
     }
 
-    if (conn->ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) {
+    if (conn->h.ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) {
         return NULL;
     }
 
@@ -960,7 +747,7 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
             argvlen[i] = cmd[i].size();
         }
 
-        if (redisAsyncCommandArgv(conn->ac, ngx_http_wxauth_redis_reply, batch, (int) argc,
+        if (redisAsyncCommandArgv(conn->h.ac, ngx_http_wxauth_redis_reply, batch, (int) argc,
                                   argv, argvlen)
             != REDIS_OK)
         {
@@ -1073,6 +860,11 @@ ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers)
         conn->server = server[i];
         conn->log = cycle->log;
 
+        conn->h.log = cycle->log;
+        conn->h.kind = "redis";
+        conn->h.name = &server[i]->name;
+        conn->h.gone = ngx_http_wxauth_redis_gone;
+
         conn->liveness.handler = ngx_http_wxauth_redis_liveness_expired;
         conn->liveness.data = conn;
         conn->liveness.log = cycle->log;
@@ -1126,8 +918,8 @@ ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers)
             ngx_del_timer(&conn->probe);
         }
 
-        if (conn->ac != NULL) {
-            redisAsyncFree(conn->ac);
+        if (conn->h.ac != NULL) {
+            redisAsyncFree(conn->h.ac);
         }
 
         if (conn->liveness.timer_set) {

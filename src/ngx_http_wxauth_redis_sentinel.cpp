@@ -21,8 +21,6 @@
 
 #include "ngx_http_wxauth_redis_sentinel.h"
 
-#include <sys/ioctl.h>
-
 #include <string>
 
 #include "core/sentinel.h"
@@ -46,145 +44,6 @@ ngx_http_wxauth_sentinel_addr(ngx_http_wxauth_sentinel_link_t *link)
     addrs = static_cast<ngx_http_wxauth_sentinel_addr_t *>(link->sentinel->addrs.elts);
 
     return &addrs[link->index];
-}
-
-
-static ngx_uint_t
-ngx_http_wxauth_sentinel_event_flags(void)
-{
-    return (ngx_event_flags & NGX_USE_CLEAR_EVENT) ? (ngx_uint_t) NGX_CLEAR_EVENT
-                                                   : (ngx_uint_t) NGX_LEVEL_EVENT;
-}
-
-
-/* event handlers and hiredis hooks of a link: the adapter's, for a link */
-
-static void
-ngx_http_wxauth_sentinel_read_handler(ngx_event_t *rev)
-{
-    int                               fd, n;
-    ngx_connection_t                 *c;
-    ngx_http_wxauth_sentinel_link_t  *link;
-
-    c = static_cast<ngx_connection_t *>(rev->data);
-    link = static_cast<ngx_http_wxauth_sentinel_link_t *>(c->data);
-    fd = c->fd;
-
-    for ( ;; ) {
-        if (link->ac == NULL) {
-            return;
-        }
-
-        redisAsyncHandleRead(link->ac);
-
-        if (link->ac == NULL || link->c != c) {
-            return;
-        }
-
-        n = 0;
-        if (ioctl(fd, FIONREAD, &n) == -1) {
-            return;
-        }
-
-        if (n <= 0) {
-            u_char  b;
-
-            if (recv(fd, &b, 1, MSG_PEEK|MSG_DONTWAIT) != 0) {
-                return;
-            }
-        }
-    }
-}
-
-
-static void
-ngx_http_wxauth_sentinel_write_handler(ngx_event_t *wev)
-{
-    ngx_connection_t                 *c;
-    ngx_http_wxauth_sentinel_link_t  *link;
-
-    c = static_cast<ngx_connection_t *>(wev->data);
-    link = static_cast<ngx_http_wxauth_sentinel_link_t *>(c->data);
-
-    if (link->ac == NULL) {
-        return;
-    }
-
-    redisAsyncHandleWrite(link->ac);
-
-    if (link->ac == NULL || link->c != c) {
-        return;
-    }
-
-    if (sdslen(link->ac->c.obuf) > 0) {
-        wev->ready = 0;
-        return;
-    }
-
-    if (!(ngx_event_flags & NGX_USE_CLEAR_EVENT) && wev->active) {
-        (void) ngx_del_event(wev, NGX_WRITE_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_http_wxauth_sentinel_add_read(void *privdata)
-{
-    ngx_http_wxauth_sentinel_link_t  *link;
-
-    link = static_cast<ngx_http_wxauth_sentinel_link_t *>(privdata);
-
-    if (link->c == NULL || link->c->read->active) {
-        return;
-    }
-
-    if (ngx_add_event(link->c->read, NGX_READ_EVENT, ngx_http_wxauth_sentinel_event_flags())
-        != NGX_OK)
-    {
-        ngx_log_error(NGX_LOG_ALERT, link->sentinel->log, 0,
-                      "wxauth: could not watch sentinel %V for reading",
-                      &ngx_http_wxauth_sentinel_addr(link)->name);
-    }
-}
-
-
-static void
-ngx_http_wxauth_sentinel_del_event(void *privdata)
-{
-    (void) privdata;   /* reads stay watched; the write handler unwatches level writes */
-}
-
-
-static void
-ngx_http_wxauth_sentinel_add_write(void *privdata)
-{
-    ngx_event_t                      *wev;
-    ngx_http_wxauth_sentinel_link_t  *link;
-
-    link = static_cast<ngx_http_wxauth_sentinel_link_t *>(privdata);
-
-    if (link->c == NULL) {
-        return;
-    }
-
-    wev = link->c->write;
-
-    if (!wev->active) {
-        if (ngx_add_event(wev, NGX_WRITE_EVENT, ngx_http_wxauth_sentinel_event_flags())
-            != NGX_OK)
-        {
-            ngx_log_error(NGX_LOG_ALERT, link->sentinel->log, 0,
-                          "wxauth: could not watch sentinel %V for writing",
-                          &ngx_http_wxauth_sentinel_addr(link)->name);
-        }
-    }
-
-    /* an edge-triggered writable event may have been consumed: flush in this iteration */
-    if (link->ac != NULL && (link->ac->c.flags & REDIS_CONNECTED) && wev->ready
-        && !wev->posted)
-    {
-        ngx_post_event(wev, &ngx_posted_events);
-    }
 }
 
 
@@ -249,43 +108,15 @@ ngx_http_wxauth_sentinel_sub_gone(ngx_http_wxauth_sentinel_t *s)
 }
 
 
+/* hiredis freed a link's context: on to what comes next for that link */
 static void
-ngx_http_wxauth_sentinel_cleanup(void *privdata)
+ngx_http_wxauth_sentinel_gone(ngx_http_wxauth_hiredis_t *h)
 {
-    ngx_connection_t                 *c;
     ngx_http_wxauth_sentinel_t       *s;
     ngx_http_wxauth_sentinel_link_t  *link;
 
-    link = static_cast<ngx_http_wxauth_sentinel_link_t *>(privdata);
+    link = reinterpret_cast<ngx_http_wxauth_sentinel_link_t *>(h);
     s = link->sentinel;
-    c = link->c;
-
-    if (c == NULL) {
-        return;   /* hiredis may call this more than once */
-    }
-
-    link->c = NULL;
-
-    if (c->read->posted) {
-        ngx_delete_posted_event(c->read);
-    }
-
-    if (c->write->posted) {
-        ngx_delete_posted_event(c->write);
-    }
-
-    if (c->read->active) {
-        (void) ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    if (c->write->active) {
-        (void) ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-    }
-
-    ngx_free_connection(c);
-    c->fd = (ngx_socket_t) -1;   /* hiredis closes it */
-
-    link->ac = NULL;
 
     if (link == &s->ask) {
         ngx_http_wxauth_sentinel_ask_gone(s);
@@ -315,7 +146,7 @@ ngx_http_wxauth_sentinel_connected(const redisAsyncContext *ac, int status)
     }
 
     /* commands queued while connecting: flush them */
-    ngx_http_wxauth_sentinel_add_write(link);
+    ngx_http_wxauth_hiredis_add_write(&link->h);
 }
 
 
@@ -350,7 +181,6 @@ ngx_http_wxauth_sentinel_connect(ngx_http_wxauth_sentinel_link_t *link)
     const char                       *argv[2];
     size_t                            argvlen[2];
     redisAsyncContext                *ac;
-    ngx_connection_t                 *c;
     ngx_http_wxauth_sentinel_t       *s;
     ngx_http_wxauth_sentinel_addr_t  *addr;
 
@@ -377,30 +207,17 @@ ngx_http_wxauth_sentinel_connect(ngx_http_wxauth_sentinel_link_t *link)
         return NGX_ERROR;
     }
 
-    c = ngx_get_connection(ac->c.fd, s->log);
-    if (c == NULL) {
+    link->h.log = s->log;
+    link->h.kind = "sentinel";
+    link->h.name = &addr->name;
+    link->h.gone = ngx_http_wxauth_sentinel_gone;
+
+    if (ngx_http_wxauth_hiredis_attach(&link->h, ac) != NGX_OK) {
         redisAsyncFree(ac);
         return NGX_ERROR;
     }
 
-    c->data = link;
-    c->read->handler = ngx_http_wxauth_sentinel_read_handler;
-    c->write->handler = ngx_http_wxauth_sentinel_write_handler;
-    c->read->log = s->log;
-    c->write->log = s->log;
-
-    link->ac = ac;
-    link->c = c;
-
     ac->data = link;
-    ac->ev.data = link;
-    ac->ev.addRead = ngx_http_wxauth_sentinel_add_read;
-    ac->ev.delRead = ngx_http_wxauth_sentinel_del_event;
-    ac->ev.addWrite = ngx_http_wxauth_sentinel_add_write;
-    ac->ev.delWrite = ngx_http_wxauth_sentinel_del_event;
-    ac->ev.cleanup = ngx_http_wxauth_sentinel_cleanup;
-
-    ngx_http_wxauth_sentinel_add_read(link);
 
     redisAsyncSetConnectCallback(ac, ngx_http_wxauth_sentinel_connected);
 
@@ -531,7 +348,7 @@ ngx_http_wxauth_sentinel_ask(ngx_http_wxauth_sentinel_t *s)
     argvlen[1] = 23;
     argv[2] = (const char *) s->master_name.data;
     argvlen[2] = s->master_name.len;
-    redisAsyncCommandArgv(link->ac, ngx_http_wxauth_sentinel_ask_reply, link, 3, argv,
+    redisAsyncCommandArgv(link->h.ac, ngx_http_wxauth_sentinel_ask_reply, link, 3, argv,
                           argvlen);
 
     timeout = ngx_max(s->server->liveness, NGX_HTTP_WXAUTH_SENTINEL_ASK_TIMEOUT);
@@ -550,11 +367,11 @@ ngx_http_wxauth_sentinel_ask_timer(ngx_event_t *ev)
         return;
     }
 
-    if (s->ask.ac != NULL) {
+    if (s->ask.h.ac != NULL) {
         ngx_log_error(NGX_LOG_ERR, s->log, NGX_ETIMEDOUT,
                       "wxauth: sentinel %V did not answer in time",
                       &ngx_http_wxauth_sentinel_addr(&s->ask)->name);
-        redisAsyncFree(s->ask.ac);   /* the cleanup hook moves on */
+        redisAsyncFree(s->ask.h.ac);   /* the cleanup hook moves on */
         return;
     }
 
@@ -639,7 +456,7 @@ ngx_http_wxauth_sentinel_subscribe(ngx_http_wxauth_sentinel_t *s)
     argvlen[0] = 9;
     argv[1] = "+switch-master";
     argvlen[1] = 14;
-    redisAsyncCommandArgv(link->ac, ngx_http_wxauth_sentinel_sub_message, link, 2, argv,
+    redisAsyncCommandArgv(link->h.ac, ngx_http_wxauth_sentinel_sub_message, link, 2, argv,
                           argvlen);
 }
 
@@ -651,7 +468,7 @@ ngx_http_wxauth_sentinel_sub_timer(ngx_event_t *ev)
 
     s = static_cast<ngx_http_wxauth_sentinel_t *>(ev->data);
 
-    if (s->exiting || s->sub.ac != NULL) {
+    if (s->exiting || s->sub.h.ac != NULL) {
         return;
     }
 
@@ -670,7 +487,7 @@ ngx_http_wxauth_sentinel_discover(ngx_http_wxauth_redis_server_t *server)
         return;
     }
 
-    if (s->ask.ac != NULL || s->ask.timer.timer_set) {
+    if (s->ask.h.ac != NULL || s->ask.timer.timer_set) {
         return;   /* asking already, or pausing between rounds */
     }
 
@@ -698,7 +515,7 @@ ngx_http_wxauth_sentinel_forget(ngx_http_wxauth_redis_server_t *server)
      * a failover only the leader knows the new master for up to 2 s (the others learn it
      * from its hello messages): asking round the sentinels finds it.
      */
-    if (s->ask.ac == NULL) {
+    if (s->ask.h.ac == NULL) {
         s->ask.index = wxauth::next_sentinel(s->ask.index, s->addrs.nelts);
     }
 }
@@ -787,12 +604,12 @@ ngx_http_wxauth_sentinel_exit_worker(ngx_http_wxauth_redis_server_t *server)
         ngx_del_timer(&s->sub.timer);
     }
 
-    if (s->ask.ac != NULL) {
-        redisAsyncFree(s->ask.ac);
+    if (s->ask.h.ac != NULL) {
+        redisAsyncFree(s->ask.h.ac);
     }
 
-    if (s->sub.ac != NULL) {
-        redisAsyncFree(s->sub.ac);
+    if (s->sub.h.ac != NULL) {
+        redisAsyncFree(s->sub.h.ac);
     }
 }
 

@@ -14,6 +14,8 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
+#include "ngx_http_wxauth_hiredis.h"
+
 
 typedef struct {
     ngx_str_t                         name;    /* as configured, for logs */
@@ -23,9 +25,8 @@ typedef struct {
 
 
 typedef struct {
+    ngx_http_wxauth_hiredis_t         h;        /* first: the hooks' privdata */
     ngx_http_wxauth_sentinel_t       *sentinel;
-    redisAsyncContext                *ac;
-    ngx_connection_t                 *c;
     ngx_uint_t                        index;    /* the sentinel it talks to */
     ngx_event_t                       timer;    /* ask: the deadline of the answer, then the
                                                    pause before the next try; subscription:
