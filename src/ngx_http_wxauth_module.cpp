@@ -586,6 +586,36 @@ ngx_http_wxauth_redis_options(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t first
 }
 
 
+/* A new Redis server (an address, or the master of a sentinel set): the location's, and one
+ * connection per worker */
+static char *
+ngx_http_wxauth_redis_add_server(ngx_conf_t *cf, ngx_http_wxauth_loc_conf_t *wlcf,
+    ngx_http_wxauth_redis_server_t *server, ngx_str_t *password, ngx_int_t db,
+    ngx_msec_t liveness)
+{
+    ngx_http_wxauth_main_conf_t      *wmcf;
+    ngx_http_wxauth_redis_server_t  **s;
+
+    server->password = *password;
+    server->db = db;
+    server->liveness = liveness;
+    server->liveness_set = liveness ? 1 : 0;
+
+    wmcf = static_cast<ngx_http_wxauth_main_conf_t *>(
+               ngx_http_conf_get_module_main_conf(cf, ngx_http_wxauth_module));
+
+    s = static_cast<ngx_http_wxauth_redis_server_t **>(ngx_array_push(&wmcf->servers));
+    if (s == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    *s = server;
+    wlcf->redis = server;
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -652,20 +682,7 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
-    server->password = password;
-    server->db = db;
-    server->liveness = liveness;
-    server->liveness_set = liveness ? 1 : 0;
-
-    s = static_cast<ngx_http_wxauth_redis_server_t **>(ngx_array_push(&wmcf->servers));
-    if (s == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    *s = server;
-    wlcf->redis = server;
-
-    return NGX_CONF_OK;
+    return ngx_http_wxauth_redis_add_server(cf, wlcf, server, &password, db, liveness);
 }
 
 
@@ -683,8 +700,7 @@ ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t                        *value, password, sentinel_password;
     ngx_msec_t                        liveness;
     ngx_array_t                       addresses;
-    ngx_http_wxauth_main_conf_t      *wmcf;
-    ngx_http_wxauth_redis_server_t   *server, **s;
+    ngx_http_wxauth_redis_server_t   *server;
 
     if (wlcf->redis != NGX_CONF_UNSET_PTR) {
         if (wlcf->redis->sentinel == NULL) {
@@ -728,23 +744,7 @@ ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return rv;
     }
 
-    server->password = password;
-    server->db = db;
-    server->liveness = liveness;
-    server->liveness_set = liveness ? 1 : 0;
-
-    wmcf = static_cast<ngx_http_wxauth_main_conf_t *>(
-               ngx_http_conf_get_module_main_conf(cf, ngx_http_wxauth_module));
-
-    s = static_cast<ngx_http_wxauth_redis_server_t **>(ngx_array_push(&wmcf->servers));
-    if (s == NULL) {
-        return static_cast<char *>(NGX_CONF_ERROR);
-    }
-
-    *s = server;
-    wlcf->redis = server;
-
-    return NGX_CONF_OK;
+    return ngx_http_wxauth_redis_add_server(cf, wlcf, server, &password, db, liveness);
 }
 
 
