@@ -92,6 +92,22 @@ constexpr Series redis_errors[] = {
     {Metric::redis_timeouts, "kind=\"timeout\""},
 };
 
+constexpr Series cache_hits[] = {
+    {Metric::cache_hits, nullptr},
+};
+
+constexpr Series cache_misses[] = {
+    {Metric::cache_misses, nullptr},
+};
+
+constexpr Series cache_invalidations[] = {
+    {Metric::cache_invalidations, nullptr},
+};
+
+constexpr Series cache_evictions[] = {
+    {Metric::cache_evictions, nullptr},
+};
+
 std::uint64_t value_of(const std::uint64_t *values, Metric m) noexcept
 {
     return values[static_cast<unsigned>(m)];
@@ -231,6 +247,23 @@ std::string render_prometheus(const std::uint64_t *values)
     header(out, "wxauth_redis_connections", "gauge", "Open connections to Redis, all workers.");
     sample(out, "wxauth_redis_connections", nullptr,
            connections < 0 ? 0 : static_cast<std::uint64_t>(connections));
+
+    counter_family(out, "wxauth_session_cache_hits_total",
+                   "Session checks answered from the shared session cache, without Redis.",
+                   cache_hits, values);
+    counter_family(out, "wxauth_session_cache_misses_total",
+                   "Session checks with a session cache that asked Redis.", cache_misses,
+                   values);
+    counter_family(out, "wxauth_session_cache_invalidations_total",
+                   "Keys named by Redis invalidation messages (a flush of everything counts "
+                   "once).", cache_invalidations, values);
+    counter_family(out, "wxauth_session_cache_evictions_total",
+                   "Session cache entries evicted to make room (least recently used first).",
+                   cache_evictions, values);
+    header(out, "wxauth_session_cache_entries", "gauge",
+           "Sessions in the shared session cache zones.");
+    sample(out, "wxauth_session_cache_entries", nullptr,
+           value_of(values, Metric::cache_entries));
 
     return out;
 }

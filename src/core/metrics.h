@@ -85,6 +85,13 @@ enum class Metric : unsigned {
     // wxauth_redis_failovers_total: a worker moved to a new master a Sentinel promoted
     redis_failovers,
 
+    // wxauth_session_cache_*: the shared session cache (wxauth_session_cache)
+    cache_hits,           // wxauth_session_cache_hits_total: checks answered without Redis
+    cache_misses,         // wxauth_session_cache_misses_total: checks that asked Redis
+    cache_invalidations,  // wxauth_session_cache_invalidations_total: keys Redis invalidated
+    cache_evictions,      // wxauth_session_cache_evictions_total: entries evicted for room
+    cache_entries,        // wxauth_session_cache_entries (gauge): filled in at scrape time
+
     count_  // number of slots
 };
 

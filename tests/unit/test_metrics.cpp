@@ -347,6 +347,10 @@ const Expected expected_counters[] = {
     {"wxauth_redis_errors_total{kind=\"error\"}", Metric::redis_errors},
     {"wxauth_redis_errors_total{kind=\"timeout\"}", Metric::redis_timeouts},
     {"wxauth_redis_failovers_total", Metric::redis_failovers},
+    {"wxauth_session_cache_hits_total", Metric::cache_hits},
+    {"wxauth_session_cache_misses_total", Metric::cache_misses},
+    {"wxauth_session_cache_invalidations_total", Metric::cache_invalidations},
+    {"wxauth_session_cache_evictions_total", Metric::cache_evictions},
 };
 
 const char *const expected_le[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
@@ -402,10 +406,11 @@ TEST(MetricsRender, AllZeroIsValidAndHoldsEverySeries)
     EXPECT_EQ(e.series[std::string(hist) + "_sum"], "0");
     EXPECT_EQ(e.series[std::string(hist) + "_count"], "0");
     EXPECT_EQ(e.series["wxauth_redis_connections"], "0");
+    EXPECT_EQ(e.series["wxauth_session_cache_entries"], "0");
 
     // nothing else
     std::size_t n = sizeof(expected_counters) / sizeof(expected_counters[0])
-                    + sizeof(expected_le) / sizeof(expected_le[0]) + 2 + 1;
+                    + sizeof(expected_le) / sizeof(expected_le[0]) + 2 + 2;
     EXPECT_EQ(e.series.size(), n);
 
     EXPECT_EQ(e.types["wxauth_logins_total"], "counter");
@@ -418,7 +423,12 @@ TEST(MetricsRender, AllZeroIsValidAndHoldsEverySeries)
     EXPECT_EQ(e.types["wxauth_redis_failovers_total"], "counter");
     EXPECT_EQ(e.types[hist], "histogram");
     EXPECT_EQ(e.types["wxauth_redis_connections"], "gauge");
-    EXPECT_EQ(e.types.size(), 10u);
+    EXPECT_EQ(e.types["wxauth_session_cache_hits_total"], "counter");
+    EXPECT_EQ(e.types["wxauth_session_cache_misses_total"], "counter");
+    EXPECT_EQ(e.types["wxauth_session_cache_invalidations_total"], "counter");
+    EXPECT_EQ(e.types["wxauth_session_cache_evictions_total"], "counter");
+    EXPECT_EQ(e.types["wxauth_session_cache_entries"], "gauge");
+    EXPECT_EQ(e.types.size(), 15u);
 }
 
 TEST(MetricsRender, EveryCounterReadsItsOwnSlot)
@@ -434,6 +444,8 @@ TEST(MetricsRender, EveryCounterReadsItsOwnSlot)
     }
     EXPECT_EQ(e.series["wxauth_redis_connections"],
               std::to_string(1000 + idx(Metric::redis_connections)));
+    EXPECT_EQ(e.series["wxauth_session_cache_entries"],
+              std::to_string(1000 + idx(Metric::cache_entries)));
 }
 
 TEST(MetricsRender, BucketsAreCumulative)
