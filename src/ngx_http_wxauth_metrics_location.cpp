@@ -5,6 +5,7 @@
 
 #include "ngx_http_wxauth_module.h"
 #include "ngx_http_wxauth_metrics.h"
+#include "ngx_http_wxauth_cache.h"
 
 #include <string>
 
@@ -31,6 +32,10 @@ ngx_http_wxauth_metrics_handler(ngx_http_request_t *r)
                           "wxauth: the shared zone \"wxauth_metrics\" is missing");
             return ngx_http_wxauth_send_error(r, wxauth::Error::internal_error, 0, 0);
         }
+
+        /* a gauge read from the cache zones themselves */
+        values[static_cast<unsigned>(wxauth::Metric::cache_entries)] =
+            ngx_http_wxauth_cache_entries();
 
         std::string text = wxauth::render_prometheus(values);
 

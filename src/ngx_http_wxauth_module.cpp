@@ -6,6 +6,8 @@
 #include "ngx_http_wxauth_redis.h"
 #include "ngx_http_wxauth_redis_sentinel.h"
 #include "ngx_http_wxauth_metrics.h"
+#include "ngx_http_wxauth_cache.h"
+#include "ngx_http_wxauth_tracking.h"
 
 #include "core/errors.h"
 
@@ -196,6 +198,13 @@ static ngx_command_t  ngx_http_wxauth_commands[] = {
       offsetof(ngx_http_wxauth_loc_conf_t, code2session),
       NULL },
 
+    { ngx_string("wxauth_session_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_wxauth_cache_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -381,6 +390,7 @@ ngx_http_wxauth_create_loc_conf(ngx_conf_t *cf)
     conf->single_session = NGX_CONF_UNSET;
     conf->allowed_apps = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
     conf->watermark_max_age = NGX_CONF_UNSET;
+    conf->session_cache = static_cast<ngx_http_wxauth_cache_conf_t *>(NGX_CONF_UNSET_PTR);
 
     return conf;
 }
@@ -408,6 +418,12 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (conf->token == NULL) {
         conf->token = prev->token;
+    }
+
+    ngx_conf_merge_ptr_value(conf->session_cache, prev->session_cache, NULL);
+
+    if (ngx_http_wxauth_cache_merge(cf, conf) != NGX_CONF_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
     }
 
     if (conf->session_ttl <= 0) {
@@ -962,7 +978,16 @@ ngx_http_wxauth_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    return ngx_http_wxauth_redis_init_worker(cycle, &wmcf->servers);
+    if (ngx_http_wxauth_redis_init_worker(cycle, &wmcf->servers) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* wxauth_session_cache: its zones, and the invalidation connections */
+    if (ngx_http_wxauth_cache_init_worker(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_wxauth_tracking_init_worker(cycle, &wmcf->servers);
 }
 
 
@@ -975,6 +1000,7 @@ ngx_http_wxauth_exit_process(ngx_cycle_t *cycle)
                ngx_http_cycle_get_module_main_conf(cycle, ngx_http_wxauth_module));
 
     if (wmcf != NULL) {
+        ngx_http_wxauth_tracking_exit_worker(&wmcf->servers);
         ngx_http_wxauth_redis_exit_worker(&wmcf->servers);
     }
 }

@@ -23,6 +23,7 @@ extern "C" {
 
 typedef struct ngx_http_wxauth_redis_server_s  ngx_http_wxauth_redis_server_t;
 typedef struct ngx_http_wxauth_redis_batch_s   ngx_http_wxauth_redis_batch_t;
+typedef struct ngx_http_wxauth_cache_conf_s    ngx_http_wxauth_cache_conf_t;
 
 
 typedef struct {
@@ -52,6 +53,8 @@ typedef struct {
 
     ngx_uint_t                      handler_line;  /* where the handler directive is */
     ngx_str_t                       handler_file;
+
+    ngx_http_wxauth_cache_conf_t   *session_cache;   /* NULL: off (ngx_http_wxauth_cache.h) */
 } ngx_http_wxauth_loc_conf_t;
 
 
@@ -136,6 +139,12 @@ struct ngx_http_wxauth_ctx_s {
     ngx_http_wxauth_redis_batch_t  *pending;
     ngx_http_wxauth_step_done_pt    step_done;    /* the pending step's continuation */
     ngx_http_wxauth_next_pt         next;         /* called when a session load is done */
+
+    /* wxauth_session_cache (ngx_http_wxauth_cache.cpp): the lookup sent to Redis, or a hit */
+    uint64_t                        cache_mark;   /* the invalidation log when it was sent */
+    ngx_msec_t                      cache_sent;
+    int64_t                         cache_renew;  /* a hit's due renewal, seconds */
+    unsigned                        cache_armed:1;   /* its reply may be cached */
 
     ngx_http_wxauth_login_part_t     login;
     ngx_http_wxauth_userdata_part_t  userdata;

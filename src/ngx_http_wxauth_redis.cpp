@@ -35,6 +35,7 @@
 #include "core/sentinel.h"
 #include "ngx_http_wxauth_metrics.h"
 #include "ngx_http_wxauth_redis_sentinel.h"
+#include "ngx_http_wxauth_tracking.h"
 
 
 #define NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL  100
@@ -281,6 +282,9 @@ ngx_http_wxauth_redis_gone(ngx_http_wxauth_hiredis_t *h)
     conn->ready = 0;
     conn->outstanding = 0;
 
+    /* session cache: the keys this connection read are no longer tracked */
+    ngx_http_wxauth_tracking_data_gone(conn->server);
+
     if (conn->liveness.timer_set) {
         ngx_del_timer(&conn->liveness);
     }
@@ -328,6 +332,9 @@ ngx_http_wxauth_redis_ready(ngx_http_wxauth_redis_conn_t *conn)
                       &conn->server->name);
         conn->failure_logged = 0;
     }
+
+    /* session cache: CLIENT TRACKING on this connection */
+    ngx_http_wxauth_tracking_data_ready(conn->server);
 }
 
 

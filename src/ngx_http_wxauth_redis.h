@@ -17,6 +17,7 @@
 
 typedef struct ngx_http_wxauth_redis_conn_s  ngx_http_wxauth_redis_conn_t;
 typedef struct ngx_http_wxauth_sentinel_s    ngx_http_wxauth_sentinel_t;
+typedef struct ngx_http_wxauth_tracking_s    ngx_http_wxauth_tracking_t;
 
 
 /*
@@ -35,6 +36,7 @@ struct ngx_http_wxauth_redis_server_s {
     unsigned                        liveness_set:1;   /* given as liveness= */
     ngx_http_wxauth_redis_conn_t   *conn;      /* this worker's connection */
     ngx_http_wxauth_sentinel_t     *sentinel;  /* NULL: the fixed address above */
+    ngx_http_wxauth_tracking_t     *tracking;  /* session cache invalidations, or NULL */
 };
 
 

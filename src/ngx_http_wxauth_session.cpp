@@ -7,6 +7,7 @@
 #include "ngx_http_wxauth_module.h"
 #include "ngx_http_wxauth_redis.h"
 #include "ngx_http_wxauth_metrics.h"
+#include "ngx_http_wxauth_cache.h"
 
 #include "core/session.h"
 #include "core/token.h"
@@ -146,6 +147,11 @@ ngx_http_wxauth_session_looked_up(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *
             ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                            "wxauth: session renewed for %L s", (int64_t) res.renew_seconds);
         }
+
+        /* wxauth_session_cache: a session whose expiry is not about to change */
+        if (res.renewal.empty() && wlcf->session_cache != NULL) {
+            ngx_http_wxauth_cache_store(r, ctx, wlcf, res.record, replies);
+        }
     }
 
     ctx->next(r);
@@ -206,6 +212,26 @@ ngx_http_wxauth_session_load(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
         }
 
         ctx->next = next;
+
+        /* wxauth_session_cache: a hit needs no Redis command */
+        if (wlcf->session_cache != NULL
+            && ngx_http_wxauth_cache_lookup(r, ctx, wlcf, key) == NGX_OK)
+        {
+            if (!ngx_http_wxauth_app_allowed(wlcf, ngx_http_wxauth_sv(ctx->appid))) {
+                ctx->error = wxauth::Error::app_not_allowed;
+                ngx_str_null(&ctx->openid);
+                ngx_str_null(&ctx->unionid);
+                ngx_str_null(&ctx->appid);
+                ngx_str_null(&ctx->session_key);
+
+            } else {
+                ctx->state = NGX_HTTP_WXAUTH_PASSED;
+                ngx_http_wxauth_cache_renew(r, ctx, wlcf);
+            }
+
+            return NGX_DONE;
+        }
+
         rc = ngx_http_wxauth_redis_step(r, ctx, wxauth::lookup_commands(key),
                                         ngx_http_wxauth_session_looked_up);
 
