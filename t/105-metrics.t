@@ -212,6 +212,11 @@ our @Families = (
     [wxauth_redis_failovers_total => 'counter'],
     [wxauth_redis_command_duration_seconds => 'histogram'],
     [wxauth_redis_connections => 'gauge'],
+    [wxauth_session_cache_hits_total => 'counter'],
+    [wxauth_session_cache_misses_total => 'counter'],
+    [wxauth_session_cache_invalidations_total => 'counter'],
+    [wxauth_session_cache_evictions_total => 'counter'],
+    [wxauth_session_cache_entries => 'gauge'],
 );
 
 # promtool_check(test name, text): Prometheus's own linter accepts the scrape
