@@ -544,9 +544,9 @@ ngx_http_wxauth_cache_lookup(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     std::string digest = ngx_http_wxauth_tracking_digest(wlcf->redis, storage_key);
 
     if (ctx->no_renewal) {
-        /* logout: the session is about to end; Redis decides, and the entry goes now */
-        (void) ngx_http_wxauth_cache_zone_remove(z, reinterpret_cast<const u_char *>(
-                                                        digest.data()));
+        /* logout: the session is about to end; Redis decides, and the entry goes now, from
+           every zone (the invalidation message follows the DEL anyway) */
+        (void) ngx_http_wxauth_cache_remove(digest);
         return NGX_DECLINED;
     }
 
