@@ -89,6 +89,7 @@ typedef struct {
     ngx_int_t                       wx_errcode;
     ngx_str_t                       token;        /* the new session's */
     time_t                          expires_in;
+    size_t                          ending;       /* single session: sessions to end */
     ngx_uint_t                      saved_log_level;
     ngx_http_log_handler_pt         saved_log_handler;
     unsigned                        sr_done:1;
