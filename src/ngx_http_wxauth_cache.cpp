@@ -24,6 +24,7 @@
 #include "core/session_protocol.h"
 #include "ngx_http_wxauth_metrics.h"
 #include "ngx_http_wxauth_redis.h"
+#include "ngx_http_wxauth_redis_cluster.h"
 #include "ngx_http_wxauth_tracking.h"
 
 
@@ -523,15 +524,33 @@ ngx_http_wxauth_cache_zone_of(ngx_http_wxauth_loc_conf_t *wlcf)
 }
 
 
+/* The server whose connection reads this key: the location's, or its cluster's node for it. */
+static ngx_http_wxauth_redis_server_t *
+ngx_http_wxauth_cache_tracker(ngx_http_wxauth_redis_server_t *server, std::string_view key)
+{
+    if (server->cluster == NULL) {
+        return server;
+    }
+
+    try {
+        return ngx_http_wxauth_cluster_route(server, key);
+
+    } catch (...) {
+        return NULL;
+    }
+}
+
+
 ngx_int_t
 ngx_http_wxauth_cache_lookup(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     ngx_http_wxauth_loc_conf_t *wlcf, std::string_view storage_key)
 {
-    u_char                        *p;
-    int64_t                        now, expires, issued_at, ttl, max_until;
-    unsigned                       renew;
-    ngx_http_wxauth_cache_node_t  *n;
-    ngx_http_wxauth_cache_zone_t  *z;
+    u_char                         *p;
+    int64_t                         now, expires, issued_at, ttl, max_until;
+    unsigned                        renew;
+    ngx_http_wxauth_cache_node_t   *n;
+    ngx_http_wxauth_cache_zone_t   *z;
+    ngx_http_wxauth_redis_server_t *tracker;
 
     ctx->cache_armed = 0;
     ctx->cache_renew = 0;
@@ -550,7 +569,9 @@ ngx_http_wxauth_cache_lookup(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    if (!ngx_http_wxauth_tracking_trusted(wlcf->redis)) {
+    tracker = ngx_http_wxauth_cache_tracker(wlcf->redis, storage_key);
+
+    if (tracker == NULL || !ngx_http_wxauth_tracking_trusted(tracker)) {
         /* no invalidations right now: neither served nor stored */
         ngx_http_wxauth_metric_inc(wxauth::Metric::cache_misses);
         return NGX_DECLINED;
@@ -638,7 +659,8 @@ miss:
 
     ngx_http_wxauth_metric_inc(wxauth::Metric::cache_misses);
 
-    ctx->cache_mark = ngx_http_wxauth_tracking_mark(wlcf->redis);
+    ctx->cache_server = tracker;
+    ctx->cache_mark = ngx_http_wxauth_tracking_mark(tracker);
     ctx->cache_sent = ngx_current_msec;
     ctx->cache_armed = 1;
 
@@ -728,9 +750,14 @@ ngx_http_wxauth_cache_store(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     std::string digest = ngx_http_wxauth_tracking_digest(wlcf->redis,
                                                          ngx_http_wxauth_sv(ctx->storage_key));
 
-    /* tracked now, and nothing about this key (nor any connection change) since it was asked */
-    if (!ngx_http_wxauth_tracking_trusted(wlcf->redis)
-        || !ngx_http_wxauth_tracking_clean_since(wlcf->redis, ctx->cache_mark,
+    /*
+     * tracked now, by the same connection pair (a cluster's slot may have moved), and nothing
+     * about this key (nor any connection change) since it was asked
+     */
+    if (ngx_http_wxauth_cache_tracker(wlcf->redis, ngx_http_wxauth_sv(ctx->storage_key))
+            != ctx->cache_server
+        || !ngx_http_wxauth_tracking_trusted(ctx->cache_server)
+        || !ngx_http_wxauth_tracking_clean_since(ctx->cache_server, ctx->cache_mark,
                                                  wxauth::digest_hash64(digest)))
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,

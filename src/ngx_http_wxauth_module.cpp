@@ -5,9 +5,9 @@
 #include "ngx_http_wxauth_module.h"
 #include "ngx_http_wxauth_redis.h"
 #include "ngx_http_wxauth_redis_sentinel.h"
+#include "ngx_http_wxauth_redis_cluster.h"
 #include "ngx_http_wxauth_metrics.h"
 #include "ngx_http_wxauth_cache.h"
-#include "ngx_http_wxauth_tracking.h"
 
 #include "core/errors.h"
 
@@ -22,6 +22,7 @@ static void ngx_http_wxauth_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_redis_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_set_content_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_wxauth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -61,6 +62,13 @@ static ngx_command_t  ngx_http_wxauth_commands[] = {
     { ngx_string("wxauth_redis_sentinel"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_2MORE,
       ngx_http_wxauth_redis_sentinel,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wxauth_redis_cluster"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_wxauth_redis_cluster,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -506,9 +514,12 @@ ngx_http_wxauth_redis_options(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t first
     ngx_str_t   *addr, s_liveness;
     ngx_uint_t   i;
 
-    directive = addresses ? "wxauth_redis_sentinel" : "wxauth_redis";
+    directive = (const char *) value[0].data;   /* the directive's name, NUL-terminated */
 
-    *db = 0;
+    if (db != NULL) {
+        *db = 0;
+    }
+
     *liveness = 0;
     ngx_str_null(password);
 
@@ -544,7 +555,7 @@ ngx_http_wxauth_redis_options(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t first
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+        if (db != NULL && ngx_strncmp(value[i].data, "db=", 3) == 0) {
             *db = ngx_atoi(value[i].data + 3, value[i].len - 3);
 
             if (*db == NGX_ERROR) {
@@ -584,7 +595,14 @@ ngx_http_wxauth_redis_options(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t first
         }
 
         /* never echo the parameter: it may be a mistyped password */
-        if (addresses) {
+        if (db == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter #%ui in \"wxauth_redis_cluster\", "
+                               "expected a node address, \"password=...\" or "
+                               "\"liveness=TIME\" (a cluster has only database 0: no \"db=\")",
+                               i);
+
+        } else if (addresses) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter #%ui in \"wxauth_redis_sentinel\", "
                                "expected a sentinel address, \"password=...\", "
@@ -599,6 +617,36 @@ ngx_http_wxauth_redis_options(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t first
     }
 
     return NGX_CONF_OK;
+}
+
+
+#define NGX_HTTP_WXAUTH_REDIS_PLAIN     0
+#define NGX_HTTP_WXAUTH_REDIS_SENTINEL  1
+#define NGX_HTTP_WXAUTH_REDIS_CLUSTER   2
+
+/* a block names its Redis once: "is duplicate", or which other directive it has already */
+static char *
+ngx_http_wxauth_redis_conflict(ngx_http_wxauth_redis_server_t *existing, ngx_uint_t kind)
+{
+    ngx_uint_t  has;
+
+    has = existing->sentinel ? NGX_HTTP_WXAUTH_REDIS_SENTINEL
+          : existing->cluster ? NGX_HTTP_WXAUTH_REDIS_CLUSTER : NGX_HTTP_WXAUTH_REDIS_PLAIN;
+
+    if (has == kind) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    switch (has) {
+    case NGX_HTTP_WXAUTH_REDIS_SENTINEL:
+        return const_cast<char *>("is not allowed with \"wxauth_redis_sentinel\" "
+                                  "in the same block");
+    case NGX_HTTP_WXAUTH_REDIS_CLUSTER:
+        return const_cast<char *>("is not allowed with \"wxauth_redis_cluster\" "
+                                  "in the same block");
+    default:
+        return const_cast<char *>("is not allowed with \"wxauth_redis\" in the same block");
+    }
 }
 
 
@@ -646,12 +694,7 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_wxauth_redis_server_t   *server, **s;
 
     if (wlcf->redis != NGX_CONF_UNSET_PTR) {
-        if (wlcf->redis->sentinel != NULL) {
-            return const_cast<char *>("is not allowed with \"wxauth_redis_sentinel\" "
-                                      "in the same block");
-        }
-
-        return const_cast<char *>("is duplicate");
+        return ngx_http_wxauth_redis_conflict(wlcf->redis, NGX_HTTP_WXAUTH_REDIS_PLAIN);
     }
 
     value = static_cast<ngx_str_t *>(cf->args->elts);
@@ -670,7 +713,7 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     s = static_cast<ngx_http_wxauth_redis_server_t **>(wmcf->servers.elts);
 
     for (i = 0; i < wmcf->servers.nelts; i++) {
-        if (s[i]->sentinel == NULL
+        if (s[i]->sentinel == NULL && s[i]->cluster == NULL
             && s[i]->name.len == value[1].len
             && ngx_strncmp(s[i]->name.data, value[1].data, value[1].len) == 0
             && s[i]->db == db
@@ -719,11 +762,7 @@ ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_wxauth_redis_server_t   *server;
 
     if (wlcf->redis != NGX_CONF_UNSET_PTR) {
-        if (wlcf->redis->sentinel == NULL) {
-            return const_cast<char *>("is not allowed with \"wxauth_redis\" in the same block");
-        }
-
-        return const_cast<char *>("is duplicate");
+        return ngx_http_wxauth_redis_conflict(wlcf->redis, NGX_HTTP_WXAUTH_REDIS_SENTINEL);
     }
 
     value = static_cast<ngx_str_t *>(cf->args->elts);
@@ -761,6 +800,59 @@ ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_http_wxauth_redis_add_server(cf, wlcf, server, &password, db, liveness);
+}
+
+
+/* wxauth_redis_cluster ADDRESS... [password=] [liveness=] */
+static char *
+ngx_http_wxauth_redis_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+
+    char                             *rv;
+    ngx_str_t                        *value, password;
+    ngx_msec_t                        liveness;
+    ngx_array_t                       addresses;
+    ngx_http_wxauth_redis_server_t   *server;
+
+    if (wlcf->redis != NGX_CONF_UNSET_PTR) {
+        return ngx_http_wxauth_redis_conflict(wlcf->redis, NGX_HTTP_WXAUTH_REDIS_CLUSTER);
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (ngx_array_init(&addresses, cf->temp_pool, 4, sizeof(ngx_str_t)) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (ngx_http_wxauth_redis_options(cf, value, 1, &addresses, &password, NULL, NULL,
+                                      &liveness)
+        != NGX_CONF_OK)
+    {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (addresses.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"wxauth_redis_cluster\" needs at least one node address");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    /* its own connections per worker and node: never shared with another directive's */
+
+    server = static_cast<ngx_http_wxauth_redis_server_t *>(
+                 ngx_pcalloc(cf->pool, sizeof(ngx_http_wxauth_redis_server_t)));
+    if (server == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    rv = ngx_http_wxauth_cluster_parse(cf, server, static_cast<ngx_str_t *>(addresses.elts),
+                                       addresses.nelts);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_wxauth_redis_add_server(cf, wlcf, server, &password, 0, liveness);
 }
 
 
@@ -978,16 +1070,12 @@ ngx_http_wxauth_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (ngx_http_wxauth_redis_init_worker(cycle, &wmcf->servers) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    /* wxauth_session_cache: its zones, and the invalidation connections */
+    /* wxauth_session_cache: its zones, before any connection may flush them */
     if (ngx_http_wxauth_cache_init_worker(cycle) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    return ngx_http_wxauth_tracking_init_worker(cycle, &wmcf->servers);
+    return ngx_http_wxauth_redis_init_worker(cycle, &wmcf->servers);
 }
 
 
@@ -1000,7 +1088,6 @@ ngx_http_wxauth_exit_process(ngx_cycle_t *cycle)
                ngx_http_cycle_get_module_main_conf(cycle, ngx_http_wxauth_module));
 
     if (wmcf != NULL) {
-        ngx_http_wxauth_tracking_exit_worker(&wmcf->servers);
         ngx_http_wxauth_redis_exit_worker(&wmcf->servers);
     }
 }

@@ -92,6 +92,7 @@ typedef struct {
     ngx_int_t                       wx_errcode;
     ngx_str_t                       token;        /* the new session's */
     time_t                          expires_in;
+    size_t                          ending;       /* single session: sessions to end */
     ngx_uint_t                      saved_log_level;
     ngx_http_log_handler_pt         saved_log_handler;
     unsigned                        sr_done:1;
@@ -141,7 +142,8 @@ struct ngx_http_wxauth_ctx_s {
     ngx_http_wxauth_next_pt         next;         /* called when a session load is done */
 
     /* wxauth_session_cache (ngx_http_wxauth_cache.cpp): the lookup sent to Redis, or a hit */
-    uint64_t                        cache_mark;   /* the invalidation log when it was sent */
+    ngx_http_wxauth_redis_server_t *cache_server; /* the server (cluster node) it went to */
+    uint64_t                        cache_mark;   /* its invalidation log when it was sent */
     ngx_msec_t                      cache_sent;
     int64_t                         cache_renew;  /* a hit's due renewal, seconds */
     unsigned                        cache_armed:1;   /* its reply may be cached */

@@ -17,13 +17,16 @@
 
 typedef struct ngx_http_wxauth_redis_conn_s  ngx_http_wxauth_redis_conn_t;
 typedef struct ngx_http_wxauth_sentinel_s    ngx_http_wxauth_sentinel_t;
+typedef struct ngx_http_wxauth_cluster_s     ngx_http_wxauth_cluster_t;
 typedef struct ngx_http_wxauth_tracking_s    ngx_http_wxauth_tracking_t;
 
 
 /*
  * A Redis server: a fixed address (`wxauth_redis`), or the master that sentinels name
  * (`wxauth_redis_sentinel`; then name, host and port are this worker's current master, and
- * host.len is 0 while it is unknown).
+ * host.len is 0 while it is unknown), or a Redis Cluster (`wxauth_redis_cluster`: `cluster` is
+ * set, and this server has no connection of its own: each node the slot map names is a server
+ * of its own, made by the worker, with `cluster_of` pointing back here).
  */
 struct ngx_http_wxauth_redis_server_s {
     ngx_str_t                       name;      /* as configured, for logs */
@@ -36,6 +39,8 @@ struct ngx_http_wxauth_redis_server_s {
     unsigned                        liveness_set:1;   /* given as liveness= */
     ngx_http_wxauth_redis_conn_t   *conn;      /* this worker's connection */
     ngx_http_wxauth_sentinel_t     *sentinel;  /* NULL: the fixed address above */
+    ngx_http_wxauth_cluster_t      *cluster;   /* wxauth_redis_cluster: seeds, slot map */
+    ngx_http_wxauth_redis_server_t *cluster_of;   /* a cluster node: its cluster's server */
     ngx_http_wxauth_tracking_t     *tracking;  /* session cache invalidations, or NULL */
 };
 
@@ -76,6 +81,15 @@ void ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept
 
 ngx_int_t ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers);
 void ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers);
+
+/* A server's connection in this worker: made, and opened (failures retry in the background). */
+ngx_int_t ngx_http_wxauth_redis_open(ngx_http_wxauth_redis_server_t *server, ngx_log_t *log);
+/* ... and closed, for good (the worker exits). */
+void ngx_http_wxauth_redis_close(ngx_http_wxauth_redis_server_t *server);
+/* Whether a request's command may go to this server now (connecting counts; down does not). */
+bool ngx_http_wxauth_redis_usable(ngx_http_wxauth_redis_server_t *server) noexcept;
+/* Whether this server's connection answered its setup and is up. */
+bool ngx_http_wxauth_redis_ready_now(ngx_http_wxauth_redis_server_t *server) noexcept;
 
 /*
  * Sentinel mode: the sentinels named a (new) master at server->host:port: drop the connection

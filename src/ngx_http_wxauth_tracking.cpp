@@ -102,7 +102,8 @@ ngx_http_wxauth_tracking_add(ngx_pool_t *pool, ngx_http_wxauth_redis_server_t *s
 
         t->identity.data = p;
         t->identity.len = ngx_sprintf(p, "%s %V db=%i",
-                                      server->sentinel ? "sentinel" : "redis",
+                                      server->sentinel ? "sentinel"
+                                      : server->cluster ? "cluster" : "redis",
                                       &server->name, server->db)
                           - p;
     }
@@ -490,12 +491,26 @@ ngx_http_wxauth_tracking_connect(ngx_http_wxauth_tracking_t *t)
 /* ---- life in a worker ---------------------------------------------------------------------- */
 
 ngx_int_t
-ngx_http_wxauth_tracking_start(ngx_http_wxauth_redis_server_t *server, ngx_log_t *log)
+ngx_http_wxauth_tracking_open(ngx_http_wxauth_redis_server_t *server, ngx_log_t *log)
 {
-    ngx_http_wxauth_tracking_t  *t = server->tracking;
+    ngx_http_wxauth_tracking_t  *t;
 
-    if (t == NULL || t->started) {
-        return NGX_OK;
+    if (server->tracking == NULL && server->cluster_of != NULL
+        && server->cluster_of->tracking != NULL)
+    {
+        /* a cluster node: tracked like any server, its keys named as the cluster's */
+        if (ngx_http_wxauth_tracking_add(ngx_cycle->pool, server,
+                                         &server->cluster_of->tracking->identity)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    t = server->tracking;
+
+    if (t == NULL || t->started || server->cluster != NULL) {
+        return NGX_OK;   /* a cluster's own server has no connection: its nodes have */
     }
 
     t->log = log;
@@ -520,11 +535,11 @@ ngx_http_wxauth_tracking_start(ngx_http_wxauth_redis_server_t *server, ngx_log_t
 
 
 void
-ngx_http_wxauth_tracking_stop(ngx_http_wxauth_redis_server_t *server)
+ngx_http_wxauth_tracking_close(ngx_http_wxauth_redis_server_t *server)
 {
     ngx_http_wxauth_tracking_t  *t = server->tracking;
 
-    if (t == NULL || !t->started) {
+    if (t == NULL || !t->started || t->exiting) {
         return;
     }
 
@@ -536,38 +551,6 @@ ngx_http_wxauth_tracking_stop(ngx_http_wxauth_redis_server_t *server)
 
     if (t->h.ac != NULL) {
         redisAsyncFree(t->h.ac);   /* the gone hook flushes: nobody tracks this worker's reads */
-    }
-}
-
-
-ngx_int_t
-ngx_http_wxauth_tracking_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers)
-{
-    ngx_uint_t                        i;
-    ngx_http_wxauth_redis_server_t  **server;
-
-    server = static_cast<ngx_http_wxauth_redis_server_t **>(servers->elts);
-
-    for (i = 0; i < servers->nelts; i++) {
-        if (ngx_http_wxauth_tracking_start(server[i], cycle->log) != NGX_OK) {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-void
-ngx_http_wxauth_tracking_exit_worker(ngx_array_t *servers)
-{
-    ngx_uint_t                        i;
-    ngx_http_wxauth_redis_server_t  **server;
-
-    server = static_cast<ngx_http_wxauth_redis_server_t **>(servers->elts);
-
-    for (i = 0; i < servers->nelts; i++) {
-        ngx_http_wxauth_tracking_stop(server[i]);
     }
 }
 

@@ -29,16 +29,15 @@ typedef struct ngx_http_wxauth_tracking_s  ngx_http_wxauth_tracking_t;
 ngx_int_t ngx_http_wxauth_tracking_add(ngx_pool_t *pool, ngx_http_wxauth_redis_server_t *server,
     ngx_str_t *identity);
 
-/* init_process / exit_process: the partners of the configured servers */
-ngx_int_t ngx_http_wxauth_tracking_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers);
-void ngx_http_wxauth_tracking_exit_worker(ngx_array_t *servers);
-
-/* one server's partner in a worker (init_worker does it for the configured ones) */
-ngx_int_t ngx_http_wxauth_tracking_start(ngx_http_wxauth_redis_server_t *server,
+/*
+ * Hooks of the Redis adapter (ngx_http_wxauth_redis.cpp). open/close: a server's data
+ * connection is made / closed for good in this worker (a configured server, a sentinel master,
+ * a cluster node: a node of a cluster whose server has a partner gets one of its own, with the
+ * cluster's identity); ready/gone: the data connection answered its setup / is gone.
+ */
+ngx_int_t ngx_http_wxauth_tracking_open(ngx_http_wxauth_redis_server_t *server,
     ngx_log_t *log);
-void ngx_http_wxauth_tracking_stop(ngx_http_wxauth_redis_server_t *server);
-
-/* hooks of the Redis adapter (ngx_http_wxauth_redis.cpp) */
+void ngx_http_wxauth_tracking_close(ngx_http_wxauth_redis_server_t *server);
 void ngx_http_wxauth_tracking_data_ready(ngx_http_wxauth_redis_server_t *server);
 void ngx_http_wxauth_tracking_data_gone(ngx_http_wxauth_redis_server_t *server);
 

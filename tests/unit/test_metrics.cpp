@@ -347,6 +347,9 @@ const Expected expected_counters[] = {
     {"wxauth_redis_errors_total{kind=\"error\"}", Metric::redis_errors},
     {"wxauth_redis_errors_total{kind=\"timeout\"}", Metric::redis_timeouts},
     {"wxauth_redis_failovers_total", Metric::redis_failovers},
+    {"wxauth_redis_redirects_total{kind=\"moved\"}", Metric::redis_redirects_moved},
+    {"wxauth_redis_redirects_total{kind=\"ask\"}", Metric::redis_redirects_ask},
+    {"wxauth_redis_slot_map_refreshes_total", Metric::redis_slot_map_refreshes},
     {"wxauth_session_cache_hits_total", Metric::cache_hits},
     {"wxauth_session_cache_misses_total", Metric::cache_misses},
     {"wxauth_session_cache_invalidations_total", Metric::cache_invalidations},
@@ -421,6 +424,8 @@ TEST(MetricsRender, AllZeroIsValidAndHoldsEverySeries)
     EXPECT_EQ(e.types["wxauth_wechat_answers_total"], "counter");
     EXPECT_EQ(e.types["wxauth_redis_errors_total"], "counter");
     EXPECT_EQ(e.types["wxauth_redis_failovers_total"], "counter");
+    EXPECT_EQ(e.types["wxauth_redis_redirects_total"], "counter");
+    EXPECT_EQ(e.types["wxauth_redis_slot_map_refreshes_total"], "counter");
     EXPECT_EQ(e.types[hist], "histogram");
     EXPECT_EQ(e.types["wxauth_redis_connections"], "gauge");
     EXPECT_EQ(e.types["wxauth_session_cache_hits_total"], "counter");
@@ -428,7 +433,7 @@ TEST(MetricsRender, AllZeroIsValidAndHoldsEverySeries)
     EXPECT_EQ(e.types["wxauth_session_cache_invalidations_total"], "counter");
     EXPECT_EQ(e.types["wxauth_session_cache_evictions_total"], "counter");
     EXPECT_EQ(e.types["wxauth_session_cache_entries"], "gauge");
-    EXPECT_EQ(e.types.size(), 15u);
+    EXPECT_EQ(e.types.size(), 17u);
 }
 
 TEST(MetricsRender, EveryCounterReadsItsOwnSlot)
