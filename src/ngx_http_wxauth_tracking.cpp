@@ -29,6 +29,8 @@
 
 
 #define NGX_HTTP_WXAUTH_TRACKING_PROBE_INTERVAL  100
+#define NGX_HTTP_WXAUTH_TRACKING_HEARTBEAT       1000   /* ms between two heartbeats */
+#define NGX_HTTP_WXAUTH_TRACKING_SILENCE         3000   /* no answer for this long: dead */
 
 
 struct ngx_http_wxauth_tracking_s {
@@ -43,6 +45,8 @@ struct ngx_http_wxauth_tracking_s {
     u_char                            peer[NGX_SOCKADDR_STRLEN + 1];  /* connected to */
     ngx_int_t                         peer_port;
     ngx_event_t                       probe;
+    ngx_event_t                       heartbeat;    /* runs while subscribed */
+    ngx_msec_t                        heard;        /* the last answer of this connection */
     unsigned                          started:1;
     unsigned                          subscribed:1;
     unsigned                          data_ready:1;
@@ -233,6 +237,47 @@ ngx_http_wxauth_tracking_data_gone(ngx_http_wxauth_redis_server_t *server)
 
 /* ---- the invalidation connection ----------------------------------------------------------- */
 
+static void ngx_http_wxauth_tracking_message(redisAsyncContext *ac, void *reply,
+    void *privdata);
+
+
+/*
+ * A connection that went silent without a close (a peer or a path that vanished) would lose
+ * invalidations unnoticed while cached sessions are served: while subscribed, the
+ * subscription is asked again every second (Redis confirms it like the first one, and that
+ * is all it does) and the connection is dropped, the zones flushed, when nothing came back for
+ * three seconds.
+ */
+static void
+ngx_http_wxauth_tracking_heartbeat(ngx_event_t *ev)
+{
+    const char                  *argv[2];
+    size_t                       argvlen[2];
+    ngx_http_wxauth_tracking_t  *t = static_cast<ngx_http_wxauth_tracking_t *>(ev->data);
+
+    if (t->exiting || t->h.ac == NULL || !t->subscribed) {
+        return;
+    }
+
+    if (ngx_current_msec - t->heard > NGX_HTTP_WXAUTH_TRACKING_SILENCE) {
+        ngx_log_error(NGX_LOG_WARN, t->log, 0,
+                      "wxauth: the invalidation connection to redis %V stopped answering, "
+                      "dropping it", &t->server->name);
+        redisAsyncFree(t->h.ac);   /* the gone hook flushes and reconnects */
+        return;
+    }
+
+    argv[0] = "SUBSCRIBE";
+    argvlen[0] = 9;
+    argv[1] = wxauth::invalidation_channel.data();
+    argvlen[1] = wxauth::invalidation_channel.size();
+    (void) redisAsyncCommandArgv(t->h.ac, ngx_http_wxauth_tracking_message, t, 2, argv,
+                                 argvlen);
+
+    ngx_add_timer(&t->heartbeat, NGX_HTTP_WXAUTH_TRACKING_HEARTBEAT);
+}
+
+
 static void
 ngx_http_wxauth_tracking_message(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -243,6 +288,8 @@ ngx_http_wxauth_tracking_message(redisAsyncContext *ac, void *reply, void *privd
     if (reply == NULL || t->exiting) {
         return;
     }
+
+    t->heard = ngx_current_msec;
 
     try {
         wxauth::Invalidation inv = wxauth::parse_invalidation(
@@ -259,6 +306,10 @@ ngx_http_wxauth_tracking_message(redisAsyncContext *ac, void *reply, void *privd
             t->was_subscribed = 1;
             t->epoch++;
             ngx_http_wxauth_tracking_distrust(t);
+
+            if (!t->heartbeat.timer_set) {
+                ngx_add_timer(&t->heartbeat, NGX_HTTP_WXAUTH_TRACKING_HEARTBEAT);
+            }
 
             if (t->failure_logged) {
                 ngx_log_error(NGX_LOG_NOTICE, t->log, 0,
@@ -372,6 +423,10 @@ ngx_http_wxauth_tracking_gone(ngx_http_wxauth_hiredis_t *h)
     t->tracking_on = 0;
     t->client_id = 0;
     t->epoch++;
+
+    if (t->heartbeat.timer_set) {
+        ngx_del_timer(&t->heartbeat);
+    }
 
     /* invalidations sent from now on reach nobody: flush, and trust nothing until back */
     ngx_http_wxauth_tracking_distrust(t);
@@ -524,6 +579,11 @@ ngx_http_wxauth_tracking_open(ngx_http_wxauth_redis_server_t *server, ngx_log_t 
     t->probe.log = log;
     t->probe.cancelable = 1;
 
+    t->heartbeat.handler = ngx_http_wxauth_tracking_heartbeat;
+    t->heartbeat.data = t;
+    t->heartbeat.log = log;
+    t->heartbeat.cancelable = 1;
+
     t->started = 1;
 
     if (ngx_http_wxauth_tracking_connect(t) == NGX_ERROR) {
@@ -547,6 +607,10 @@ ngx_http_wxauth_tracking_close(ngx_http_wxauth_redis_server_t *server)
 
     if (t->probe.timer_set) {
         ngx_del_timer(&t->probe);
+    }
+
+    if (t->heartbeat.timer_set) {
+        ngx_del_timer(&t->heartbeat);
     }
 
     if (t->h.ac != NULL) {
