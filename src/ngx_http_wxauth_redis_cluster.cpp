@@ -89,6 +89,7 @@ ngx_http_wxauth_cluster_node(ngx_http_wxauth_cluster_worker_t *w, std::uint16_t 
     node->password = server->password;
     node->liveness = server->liveness;
     node->liveness_set = server->liveness_set;
+    node->needs_wconn = server->needs_wconn;
     node->cluster_of = server;
 
     if (ngx_http_wxauth_redis_open(node, w->log) != NGX_OK) {
