@@ -140,9 +140,9 @@ first_event_after() {
 
 # waits until every replica has every write its master took so far (replication offsets)
 wait_replicated() {   # MASTER_PORT...
-    local m info off i ok
+    local m info off ok line
     for m in "$@"; do
-        for i in $(seq 1 200); do
+        for _ in $(seq 1 200); do
             info=$(rcli "$m" info replication | tr -d '\r')
             off=$(sed -n 's/^master_repl_offset://p' <<<"$info")
             ok=1
