@@ -84,13 +84,13 @@ now() { date +%s.%N; }
 # stop_pidfiles FILE...: TERM to every process named, then KILL to those still there after 5 s
 # (all at once: a daemon's exit is seen only once init reaps it, about a second here)
 stop_pidfiles() {
-    local f pid pids=() i alive
+    local f pid pids=() alive
     for f in "$@"; do
         [ -s "$f" ] && pid=$(cat "$f" 2>/dev/null) && [ -n "$pid" ] && pids+=("$pid")
     done
     [ ${#pids[@]} -gt 0 ] || return 0
     kill "${pids[@]}" 2>/dev/null || true
-    for i in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         alive=0
         for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
         [ "$alive" = 0 ] && return 0
@@ -105,13 +105,13 @@ rcli() { redis-cli -h 127.0.0.1 -p "$@"; }
 
 # start_redis DIR PORT [ARGS...]: a daemonized redis-server, its pidfile in STORE_PIDFILES
 start_redis() {
-    local dir=$1 port=$2 i
+    local dir=$1 port=$2
     shift 2
     mkdir -p "$dir"
     redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --dir "$dir" \
         --logfile "$dir/redis.log" --daemonize yes --pidfile "$dir/redis.pid" "$@"
     STORE_PIDFILES+=("$dir/redis.pid")
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         rcli "$port" ping >/dev/null 2>&1 && [ -s "$dir/redis.pid" ] && return 0
         sleep 0.05
     done
