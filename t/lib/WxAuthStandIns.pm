@@ -15,9 +15,7 @@ package WxAuthStandIns;
 # - start_sentinel(): a private redis-sentinel monitoring one of those;
 # - redis_session(): several commands on one connection (e.g. a write, then
 #   WAIT for the replicas to have it);
-# - start_cluster(): a Redis Cluster of private redis-servers (3 masters and
-#   3 replicas by default), ready when every node says cluster_state:ok and
-#   every replica is in sync.
+# - a Redis Cluster of them: t/lib/WxAuthCluster.pm.
 #
 # Plain Perl, core modules only, like WxAuthTest.
 
@@ -267,118 +265,6 @@ sub kill_redis {
     kill 'KILL', $pid;
     waitpid($pid, 0);
     @Started = grep { $_ != $pid } @Started;
-}
-
-# Stops the private Redis (or sentinel) at `port` the polite way (SIGTERM,
-# then SIGKILL after 2 s).
-sub stop_redis {
-    my $port = shift;
-    my $pid = delete $RedisDir{"pid:$port"} or return;
-    _stop($pid);
-    @Started = grep { $_ != $pid } @Started;
-}
-
-# start_cluster(masters => 3, replicas => 1, node_timeout => 1000, extra => [...])
-# -> { ports => [every node], masters => [ports], replicas => { replica port =>
-#      its master's port }, stop => sub { ... } }
-# A Redis Cluster of private redis-servers on free loopback ports
-# (--cluster-enabled yes, nodes.conf in each server's directory,
-# cluster-node-timeout `node_timeout` ms), made one cluster with
-# `redis-cli --cluster create ... --cluster-replicas N --cluster-yes`
-# (TEST_NGINX_REDIS_CLI, default redis-cli). Returns once every node says
-# cluster_state:ok and knows every other node, every node's CLUSTER SLOTS
-# names the same owner for each slot range, and every replica's link to its
-# master is up with no sync in progress; dies after `within` seconds (30)
-# with the nodes' logs named. `extra` goes to every redis-server as is.
-# The nodes are stopped with the test process like any start_redis server,
-# or at once with stop->().
-sub start_cluster {
-    my %o = @_;
-    my $nm = $o{masters} || 3;
-    my $nr = defined $o{replicas} ? $o{replicas} : 1;
-    my $timeout = $o{node_timeout} || 1000;
-    my $within = $o{within} || 30;
-    my @ports = map { WxAuthTest::free_port() } 1 .. $nm * (1 + $nr);
-    for my $p (@ports) {
-        start_redis($p, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
-                    '--cluster-node-timeout', $timeout, @{ $o{extra} || [] });
-    }
-    wait_redis($_) for @ports;
-
-    my $logs = sub { join ' ', map { log_of($_) } @ports };
-    my $cli = $ENV{TEST_NGINX_REDIS_CLI} || 'redis-cli';
-    my $pid = open my $create, '-|';
-    die "WxAuthStandIns: fork: $!
-" unless defined $pid;
-    if ($pid == 0) {
-        open STDIN, '<', '/dev/null';
-        open STDERR, '>&', \*STDOUT;
-        no warnings 'exec';
-        exec $cli, '--cluster', 'create', (map { "127.0.0.1:$_" } @ports),
-             '--cluster-replicas', $nr, '--cluster-yes';
-        POSIX::_exit(127);
-    }
-    my $said = do { local $/; <$create> };
-    close $create;
-    die "WxAuthStandIns: $cli --cluster create failed (status $?):\n$said\n" if $?;
-
-    my $t0 = Time::HiRes::time();
-    my ($masters, $replicas, $why);
-    while (1) {
-        ($masters, $replicas, $why) = _cluster_ready(\@ports);
-        last unless $why;
-        die "WxAuthStandIns: the cluster was not ready within $within s ($why; logs: "
-            . $logs->() . ")\n" if Time::HiRes::time() - $t0 > $within;
-        Time::HiRes::sleep(0.1);
-    }
-    return {
-        ports    => \@ports,
-        masters  => $masters,
-        replicas => $replicas,
-        stop     => sub { stop_redis($_) for @ports },
-    };
-}
-
-# -> (masters [ports], replicas { port => master port }, undef), or
-#    (undef, undef, why not yet)
-sub _cluster_ready {
-    my $ports = shift;
-    my ($slots_seen, %masters, %replicas);
-    for my $p (@$ports) {
-        my $info = eval { redis_at($p, 'CLUSTER', 'INFO') } // '';
-        return (undef, undef, "127.0.0.1:$p: not cluster_state:ok")
-            unless $info =~ /^cluster_state:ok\r?$/m;
-        my ($known) = $info =~ /^cluster_known_nodes:(\d+)/m;
-        return (undef, undef, "127.0.0.1:$p knows " . ($known // 0) . ' nodes')
-            unless ($known // 0) == @$ports;
-        # CLUSTER SLOTS: [start, end, [master ip, port, id], [replica ...] ...]
-        my $slots = eval { redis_at($p, 'CLUSTER', 'SLOTS') };
-        return (undef, undef, "127.0.0.1:$p: no CLUSTER SLOTS") unless ref $slots eq 'ARRAY';
-        my $view = join ',', map { "$_->[0]-$_->[1]:$_->[2][1]" }
-                             sort { $a->[0] <=> $b->[0] } @$slots;
-        $slots_seen //= $view;
-        return (undef, undef, "127.0.0.1:$p sees another slot map") if $view ne $slots_seen;
-        my $nodes = eval { redis_at($p, 'CLUSTER', 'NODES') } // '';
-        for my $line (split /\n/, $nodes) {
-            my ($id, $addr, $flags, $master_id) = split ' ', $line;
-            next unless $flags && $flags =~ /\bmyself\b/;
-            my ($port) = $addr =~ /:(\d+)/;
-            if ($flags =~ /\bmaster\b/) {
-                $masters{$id} = $port;
-            } else {
-                $replicas{$port} = $master_id;
-            }
-        }
-    }
-    for my $r (keys %replicas) {
-        my $info = eval { redis_at($r, 'INFO', 'replication') } // '';
-        return (undef, undef, "replica 127.0.0.1:$r not in sync")
-            unless $info =~ /master_link_status:up/ && $info =~ /master_sync_in_progress:0/;
-        my $m = $masters{ $replicas{$r} };
-        return (undef, undef, "replica 127.0.0.1:$r of an unknown master") unless $m;
-        $replicas{$r} = $m;
-    }
-    return ([sort { $a <=> $b } values %masters], \%replicas, undef);
 }
 
 # redis_at(port, CMD, ARGS...): WxAuthTest::redis against another port.
