@@ -96,6 +96,22 @@ ngx_http_wxauth_login_stored(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
         return;
     }
 
+    if (ctx->login.waits) {
+        /* wxauth_login_replicas: every node that took a write has N replicas with it */
+        wxauth::LoginResult acked = wxauth::replication_result(
+            replies, wxauth::login_command_count(wlcf->single_session), ctx->login.waits,
+            (long long) wlcf->login_replicas, (long long) wlcf->login_replicas_wait);
+
+        if (acked.log) {
+            ngx_http_wxauth_log_note(r, *acked.log);
+        }
+
+        if (acked.error) {
+            ngx_http_wxauth_login_finish(r, ctx, *acked.error);
+            return;
+        }
+    }
+
     if (!res.ended.empty()) {
         /*
          * Single session: the script emptied the user's set (only that key: valid in Redis
@@ -147,8 +163,12 @@ ngx_http_wxauth_login_store(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     ctx->appid = wlcf->appid;
     ctx->login.expires_in = plan.expires_in;
 
-    /* one pipelined batch: the session, the user's newest session_key, and the policy */
-    if (ngx_http_wxauth_redis_step(r, ctx, plan.commands, ngx_http_wxauth_login_stored)
+    /*
+     * One pipelined batch: the session, the user's newest session_key, and the policy; with
+     * wxauth_login_replicas, a WAIT on each connection that took a write.
+     */
+    if (ngx_http_wxauth_redis_step_replicated(r, ctx, plan.commands, &ctx->login.waits,
+                                              ngx_http_wxauth_login_stored)
         != NGX_AGAIN)
     {
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);

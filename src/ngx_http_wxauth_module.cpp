@@ -23,6 +23,7 @@ static void ngx_http_wxauth_exit_process(ngx_cycle_t *cycle);
 static char *ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_redis_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_login_replicas(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_set_content_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_wxauth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -162,6 +163,13 @@ static ngx_command_t  ngx_http_wxauth_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_wxauth_loc_conf_t, single_session),
+      NULL },
+
+    { ngx_string("wxauth_login_replicas"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_wxauth_login_replicas,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("wxauth_allowed_apps"),
@@ -396,6 +404,8 @@ ngx_http_wxauth_create_loc_conf(ngx_conf_t *cf)
     conf->session_renew = NGX_CONF_UNSET;
     conf->session_max_lifetime = NGX_CONF_UNSET;
     conf->single_session = NGX_CONF_UNSET;
+    conf->login_replicas = NGX_CONF_UNSET_UINT;
+    conf->login_replicas_wait = NGX_CONF_UNSET_MSEC;
     conf->allowed_apps = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
     conf->watermark_max_age = NGX_CONF_UNSET;
     conf->session_cache = static_cast<ngx_http_wxauth_cache_conf_t *>(NGX_CONF_UNSET_PTR);
@@ -418,6 +428,8 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->session_renew, prev->session_renew, 0);
     ngx_conf_merge_sec_value(conf->session_max_lifetime, prev->session_max_lifetime, 0);
     ngx_conf_merge_value(conf->single_session, prev->single_session, 0);
+    ngx_conf_merge_uint_value(conf->login_replicas, prev->login_replicas, 0);
+    ngx_conf_merge_msec_value(conf->login_replicas_wait, prev->login_replicas_wait, 1000);
     ngx_conf_merge_ptr_value(conf->allowed_apps, prev->allowed_apps, NULL);
     ngx_conf_merge_sec_value(conf->watermark_max_age, prev->watermark_max_age, 0);
     ngx_conf_merge_str_value(conf->appid, prev->appid, "");
@@ -451,6 +463,16 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      */
     if (conf->redis && !conf->redis->liveness_set) {
         conf->redis->liveness = ngx_max(conf->redis->liveness, conf->redis_timeout);
+    }
+
+    /* a login that WAITs does so on a connection of its own: no check waits behind it */
+    if (conf->redis && conf->login_replicas && conf->handler == NGX_HTTP_WXAUTH_HANDLER_LOGIN) {
+        conf->redis->needs_wconn = 1;
+
+        if (!conf->redis->liveness_set) {
+            conf->redis->liveness = ngx_max(conf->redis->liveness,
+                                            conf->redis_timeout + conf->login_replicas_wait);
+        }
     }
 
     if (conf->session_max_lifetime < 0 || conf->watermark_max_age < 0) {
@@ -853,6 +875,56 @@ ngx_http_wxauth_redis_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_http_wxauth_redis_add_server(cf, wlcf, server, &password, 0, liveness);
+}
+
+
+/* wxauth_login_replicas N [TIMEOUT] | off */
+static char *
+ngx_http_wxauth_login_replicas(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_msec_t   wait;
+
+    if (wlcf->login_replicas != NGX_CONF_UNSET_UINT) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (cf->args->nelts == 2 && value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        wlcf->login_replicas = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || n < 1 || n > 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of replicas \"%V\" in \"wxauth_login_replicas\", "
+                           "expected 1 to 100 or \"off\"", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    wlcf->login_replicas = (ngx_uint_t) n;
+
+    if (cf->args->nelts == 3) {
+        wait = ngx_parse_time(&value[2], 0);
+
+        if (wait == (ngx_msec_t) NGX_ERROR || wait == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid timeout \"%V\" in \"wxauth_login_replicas\": "
+                               "a positive time is expected (WAIT 0 would wait forever)",
+                               &value[2]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        wlcf->login_replicas_wait = wait;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

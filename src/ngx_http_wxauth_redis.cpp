@@ -409,8 +409,11 @@ ngx_http_wxauth_redis_gone(ngx_http_wxauth_hiredis_t *h)
     conn->ready = 0;
     conn->outstanding = 0;
 
-    /* session cache: the keys this connection read are no longer tracked */
-    ngx_http_wxauth_tracking_data_gone(conn->server);
+    /* session cache: the keys this connection read are no longer tracked (the data
+       connection's; a login's WAIT connection reads nothing that is cached) */
+    if (conn == conn->server->conn) {
+        ngx_http_wxauth_tracking_data_gone(conn->server);
+    }
 
     if (conn->liveness.timer_set) {
         ngx_del_timer(&conn->liveness);
@@ -465,8 +468,10 @@ ngx_http_wxauth_redis_ready(ngx_http_wxauth_redis_conn_t *conn)
         conn->failure_logged = 0;
     }
 
-    /* session cache: CLIENT TRACKING on this connection */
-    ngx_http_wxauth_tracking_data_ready(conn->server);
+    /* session cache: CLIENT TRACKING on the data connection */
+    if (conn == conn->server->conn) {
+        ngx_http_wxauth_tracking_data_ready(conn->server);
+    }
 }
 
 
@@ -783,13 +788,9 @@ ngx_http_wxauth_redis_moved(ngx_http_wxauth_redis_conn_t *conn, const std::strin
 }
 
 
-void
-ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server)
+static void
+ngx_http_wxauth_redis_follow_conn(ngx_http_wxauth_redis_conn_t *conn)
 {
-    ngx_http_wxauth_redis_conn_t  *conn;
-
-    conn = server->conn;
-
     if (conn == NULL || conn->exiting) {
         return;
     }
@@ -817,13 +818,17 @@ ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server)
 }
 
 
-bool
-ngx_http_wxauth_redis_usable(ngx_http_wxauth_redis_server_t *server) noexcept
+void
+ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server)
 {
-    ngx_http_wxauth_redis_conn_t  *conn;
+    ngx_http_wxauth_redis_follow_conn(server->conn);
+    ngx_http_wxauth_redis_follow_conn(server->wconn);
+}
 
-    conn = server->conn;
 
+static bool
+ngx_http_wxauth_redis_conn_usable(ngx_http_wxauth_redis_conn_t *conn) noexcept
+{
     if (conn == NULL || conn->exiting || conn->down) {
         return false;   /* unreachable: fail fast, the probe reconnects in the background */
     }
@@ -848,6 +853,13 @@ ngx_http_wxauth_redis_usable(ngx_http_wxauth_redis_server_t *server) noexcept
 
 
 bool
+ngx_http_wxauth_redis_usable(ngx_http_wxauth_redis_server_t *server) noexcept
+{
+    return ngx_http_wxauth_redis_conn_usable(server->conn);
+}
+
+
+bool
 ngx_http_wxauth_redis_ready_now(ngx_http_wxauth_redis_server_t *server) noexcept
 {
     ngx_http_wxauth_redis_conn_t  *conn;
@@ -858,14 +870,15 @@ ngx_http_wxauth_redis_ready_now(ngx_http_wxauth_redis_server_t *server) noexcept
 }
 
 
-ngx_http_wxauth_redis_batch_t *
-ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
-    const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds,
-    ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept
+static ngx_http_wxauth_redis_batch_t *
+ngx_http_wxauth_redis_send_ex(ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
+    const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds, ngx_uint_t replicas,
+    ngx_msec_t wait, size_t *waits, ngx_http_wxauth_redis_handler_pt handler,
+    void *data) noexcept
 {
-    size_t                                       i, n;
+    size_t                                       i, k, n, nwaits;
     ngx_log_t                                   *log;
-    ngx_http_wxauth_redis_conn_t                *local[8], **conns;
+    ngx_http_wxauth_redis_conn_t                *local[8], **conns, *conn;
     ngx_http_wxauth_redis_batch_t               *batch;
     ngx_http_wxauth_redis_server_t              *target;
     std::vector<ngx_http_wxauth_redis_conn_t *>  more;
@@ -892,9 +905,12 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
 
     /*
      * Where each command goes: the server's connection, or with Redis Cluster the node that
-     * serves its key's slot. Nothing is sent unless every command can go: a batch that cannot
-     * be sent whole fails fast (503), it never waits on a node that is down.
+     * serves its key's slot (a login that waits for replicas: that server's second
+     * connection). Nothing is sent unless every command can go: a batch that cannot be sent
+     * whole fails fast (503), it never waits on a node that is down.
      */
+    nwaits = 0;
+
     for (i = 0; i < n; i++) {
         if (server->cluster != NULL) {
             try {
@@ -908,19 +924,30 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
             target = server;
         }
 
-        if (target == NULL || !ngx_http_wxauth_redis_usable(target)) {
+        if (target == NULL) {
             return NULL;
         }
 
-        conns[i] = target->conn;
+        conn = replicas ? target->wconn : target->conn;
+
+        if (!ngx_http_wxauth_redis_conn_usable(conn)) {
+            return NULL;
+        }
+
+        conns[i] = conn;
+
+        if (replicas) {
+            for (k = 0; k < i && conns[k] != conn; k++) { /* void */ }
+            nwaits += (k == i);
+        }
     }
 
     log = conns[0]->log;
 
     try {
         batch = new ngx_http_wxauth_redis_batch_t();
-        batch->replies.resize(n);
-        batch->ops.resize(n);
+        batch->replies.resize(n + nwaits);
+        batch->ops.resize(n + nwaits);
 
         if (server->cluster != NULL) {
             batch->cmds = cmds;   /* a node may redirect a command: it is sent again */
@@ -940,9 +967,13 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
     batch->lost = false;
     batch->timed_out = false;
 
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < n + nwaits; i++) {
         batch->ops[i].batch = batch;
         batch->ops[i].index = (uint32_t) i;
+        batch->ops[i].redirects = NGX_HTTP_WXAUTH_REDIS_MAX_REDIRECTS;
+    }
+
+    for (i = 0; i < n; i++) {
         batch->ops[i].redirects = 0;
 
         if (ngx_http_wxauth_redis_write(conns[i], &batch->ops[i], cmds[i], false) != NGX_OK) {
@@ -953,17 +984,71 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
         batch->expected++;
     }
 
+    if (replicas && !batch->lost) {
+        /* WAIT on each connection that took a write, after its writes (never redirected) */
+        try {
+            ngx_http_wxauth_redis_cmd_t  wait_cmd{"WAIT", std::to_string(replicas),
+                                                  std::to_string(wait)};
+            size_t                       w = n;
+
+            for (i = 0; i < n && !batch->lost; i++) {
+                for (k = 0; k < i && conns[k] != conns[i]; k++) { /* void */ }
+
+                if (k < i) {
+                    continue;
+                }
+
+                if (ngx_http_wxauth_redis_write(conns[i], &batch->ops[w], wait_cmd, false)
+                    != NGX_OK)
+                {
+                    batch->lost = true;
+                    break;
+                }
+
+                w++;
+                batch->expected++;
+            }
+
+        } catch (...) {
+            batch->lost = true;
+        }
+    }
+
     if (batch->expected == 0) {
         delete batch;
         return NULL;
     }
 
+    if (waits != NULL) {
+        *waits = nwaits;
+    }
+
     batch->timer.handler = ngx_http_wxauth_redis_timeout;
     batch->timer.data = batch;
     batch->timer.log = log;
-    ngx_add_timer(&batch->timer, timeout);
+    ngx_add_timer(&batch->timer, timeout + (replicas ? wait : 0));
 
     return batch;
+}
+
+
+ngx_http_wxauth_redis_batch_t *
+ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
+    const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds,
+    ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept
+{
+    return ngx_http_wxauth_redis_send_ex(server, timeout, cmds, 0, 0, NULL, handler, data);
+}
+
+
+ngx_http_wxauth_redis_batch_t *
+ngx_http_wxauth_redis_send_replicated(ngx_http_wxauth_redis_server_t *server,
+    ngx_msec_t timeout, const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds,
+    ngx_uint_t replicas, ngx_msec_t wait, size_t *waits,
+    ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept
+{
+    return ngx_http_wxauth_redis_send_ex(server, timeout, cmds, replicas, wait, waits, handler,
+                                         data);
 }
 
 
@@ -1025,6 +1110,42 @@ ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
 }
 
 
+ngx_int_t
+ngx_http_wxauth_redis_step_replicated(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    const wxauth::RedisCommands &cmds, size_t *waits, ngx_http_wxauth_step_done_pt done) noexcept
+{
+    ngx_http_wxauth_loc_conf_t  *wlcf;
+
+    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
+
+    *waits = 0;
+
+    if (wlcf->login_replicas == 0) {
+        return ngx_http_wxauth_redis_step(r, ctx, cmds, done);
+    }
+
+    if (wlcf->redis == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx->step_done = done;
+    ctx->pending = ngx_http_wxauth_redis_send_replicated(wlcf->redis, wlcf->redis_timeout, cmds,
+                                                         wlcf->login_replicas,
+                                                         wlcf->login_replicas_wait, waits,
+                                                         ngx_http_wxauth_redis_step_handler, r);
+
+    if (ctx->pending == NULL) {
+        ctx->step_done = NULL;
+        return NGX_DECLINED;
+    }
+
+    ngx_http_wxauth_park(r);
+
+    return NGX_AGAIN;
+}
+
+
 void
 ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept
 {
@@ -1034,15 +1155,15 @@ ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept
 }
 
 
-ngx_int_t
-ngx_http_wxauth_redis_open(ngx_http_wxauth_redis_server_t *server, ngx_log_t *log)
+static ngx_http_wxauth_redis_conn_t *
+ngx_http_wxauth_redis_conn_new(ngx_http_wxauth_redis_server_t *server, ngx_log_t *log)
 {
     ngx_http_wxauth_redis_conn_t  *conn;
 
     conn = static_cast<ngx_http_wxauth_redis_conn_t *>(
                ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_wxauth_redis_conn_t)));
     if (conn == NULL) {
-        return NGX_ERROR;
+        return NULL;
     }
 
     conn->server = server;
@@ -1063,7 +1184,25 @@ ngx_http_wxauth_redis_open(ngx_http_wxauth_redis_server_t *server, ngx_log_t *lo
     conn->probe.log = log;
     conn->probe.cancelable = 1;
 
-    server->conn = conn;
+    return conn;
+}
+
+
+ngx_int_t
+ngx_http_wxauth_redis_open(ngx_http_wxauth_redis_server_t *server, ngx_log_t *log)
+{
+    server->conn = ngx_http_wxauth_redis_conn_new(server, log);
+    if (server->conn == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (server->needs_wconn) {
+        /* wxauth_login_replicas: logins WAIT on a connection of their own */
+        server->wconn = ngx_http_wxauth_redis_conn_new(server, log);
+        if (server->wconn == NULL) {
+            return NGX_ERROR;
+        }
+    }
 
     /* session cache: the invalidation connection that goes with this one */
     if (ngx_http_wxauth_tracking_open(server, log) != NGX_OK) {
@@ -1077,8 +1216,10 @@ ngx_http_wxauth_redis_open(ngx_http_wxauth_redis_server_t *server, ngx_log_t *lo
     }
 
     /* connect now so that the first request finds the connection up; failures retry */
-    if (ngx_http_wxauth_redis_connect(conn) != NGX_OK) {
-        ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
+    for (ngx_http_wxauth_redis_conn_t *conn : { server->conn, server->wconn }) {
+        if (conn != NULL && ngx_http_wxauth_redis_connect(conn) != NGX_OK) {
+            ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
+        }
     }
 
     return NGX_OK;
@@ -1088,14 +1229,15 @@ ngx_http_wxauth_redis_open(ngx_http_wxauth_redis_server_t *server, ngx_log_t *lo
 void
 ngx_http_wxauth_redis_close(ngx_http_wxauth_redis_server_t *server)
 {
-    ngx_http_wxauth_redis_conn_t  *conn;
-
-    conn = server->conn;
-    if (conn == NULL) {
+    if (server->conn == NULL) {
         return;
     }
 
-    conn->exiting = 1;
+    for (ngx_http_wxauth_redis_conn_t *conn : { server->conn, server->wconn }) {
+        if (conn != NULL) {
+            conn->exiting = 1;
+        }
+    }
 
     ngx_http_wxauth_tracking_close(server);   /* session cache */
 
@@ -1103,19 +1245,26 @@ ngx_http_wxauth_redis_close(ngx_http_wxauth_redis_server_t *server)
         ngx_http_wxauth_sentinel_exit_worker(server);
     }
 
-    if (conn->probe.timer_set) {
-        ngx_del_timer(&conn->probe);
-    }
+    for (ngx_http_wxauth_redis_conn_t *conn : { server->conn, server->wconn }) {
+        if (conn == NULL) {
+            continue;
+        }
 
-    if (conn->h.ac != NULL) {
-        redisAsyncFree(conn->h.ac);
-    }
+        if (conn->probe.timer_set) {
+            ngx_del_timer(&conn->probe);
+        }
 
-    if (conn->liveness.timer_set) {
-        ngx_del_timer(&conn->liveness);
+        if (conn->h.ac != NULL) {
+            redisAsyncFree(conn->h.ac);
+        }
+
+        if (conn->liveness.timer_set) {
+            ngx_del_timer(&conn->liveness);
+        }
     }
 
     server->conn = NULL;
+    server->wconn = NULL;
 }
 
 
@@ -1161,6 +1310,55 @@ ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers)
         }
 
         ngx_http_wxauth_redis_close(server[i]);
+    }
+}
+
+
+void
+ngx_http_wxauth_redis_nodes(ngx_array_t *servers, std::vector<wxauth::RedisNodeInfo> &out)
+{
+    ngx_uint_t                        i;
+    wxauth::RedisNodeInfo             node;
+    ngx_http_wxauth_redis_server_t  **server;
+
+    server = static_cast<ngx_http_wxauth_redis_server_t **>(servers->elts);
+
+    for (i = 0; i < servers->nelts; i++) {
+        if (server[i]->cluster != NULL) {
+            ngx_http_wxauth_cluster_nodes(server[i], out);
+            continue;
+        }
+
+        node.redis.assign((const char *) server[i]->name.data, server[i]->name.len);
+
+        if (server[i]->sentinel != NULL) {
+            /* the master the sentinels named, once ROLE confirmed it */
+            if (server[i]->host.len == 0 || !ngx_http_wxauth_redis_ready_now(server[i])) {
+                continue;
+            }
+
+            node.redis.assign((const char *) server[i]->sentinel->master_name.data,
+                              server[i]->sentinel->master_name.len);
+            node.role = "master";
+
+        } else {
+            node.role = "standalone";
+        }
+
+        if (server[i]->path.len) {
+            node.address = "unix:" + std::string((const char *) server[i]->path.data,
+                                                 server[i]->path.len);
+
+        } else {
+            wxauth::NodeAddress  a;
+
+            a.host.assign((const char *) server[i]->host.data, server[i]->host.len);
+            a.port = (int) server[i]->port;
+            node.address = wxauth::to_string(a);
+        }
+
+        node.connected = ngx_http_wxauth_redis_ready_now(server[i]);
+        out.push_back(node);
     }
 }
 

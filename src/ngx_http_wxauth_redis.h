@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics.h"
 #include "core/redis_reply.h"
 
 
@@ -37,7 +38,9 @@ struct ngx_http_wxauth_redis_server_s {
     ngx_int_t                       db;
     ngx_msec_t                      liveness;  /* no reply for this long: drop the connection */
     unsigned                        liveness_set:1;   /* given as liveness= */
+    unsigned                        needs_wconn:1;    /* wxauth_login_replicas uses it */
     ngx_http_wxauth_redis_conn_t   *conn;      /* this worker's connection */
+    ngx_http_wxauth_redis_conn_t   *wconn;     /* ... for logins that WAIT for replicas */
     ngx_http_wxauth_sentinel_t     *sentinel;  /* NULL: the fixed address above */
     ngx_http_wxauth_cluster_t      *cluster;   /* wxauth_redis_cluster: seeds, slot map */
     ngx_http_wxauth_redis_server_t *cluster_of;   /* a cluster node: its cluster's server */
@@ -67,6 +70,19 @@ ngx_http_wxauth_redis_batch_t *ngx_http_wxauth_redis_send(
     ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept;
 
 /*
+ * The same, for a login that must reach `replicas` replicas (wxauth_login_replicas): the
+ * commands go on the server's (or each node's) second connection, and each connection that
+ * took one is sent `WAIT replicas wait` after them, so that no other request waits behind the
+ * WAIT. The handler gets the WAIT replies after the commands' own, one per connection used
+ * (`*waits` tells how many), in the order of first use.
+ */
+ngx_http_wxauth_redis_batch_t *ngx_http_wxauth_redis_send_replicated(
+    ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
+    const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds, ngx_uint_t replicas,
+    ngx_msec_t wait, size_t *waits, ngx_http_wxauth_redis_handler_pt handler,
+    void *data) noexcept;
+
+/*
  * A request's Redis round trip, the one asynchronous step every handler uses: sends the
  * commands as one batch with the location's timeout and parks the request. NGX_AGAIN: `done`
  * runs once the batch completed, failed or timed out (exceptions caught), then the posted
@@ -75,6 +91,12 @@ ngx_http_wxauth_redis_batch_t *ngx_http_wxauth_redis_send(
  */
 ngx_int_t ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     const wxauth::RedisCommands &cmds, ngx_http_wxauth_step_done_pt done) noexcept;
+
+/* The step of a login with wxauth_login_replicas: the WAIT replies follow the commands' (their
+ * number in *waits). Without it, the same as ngx_http_wxauth_redis_step. */
+ngx_int_t ngx_http_wxauth_redis_step_replicated(ngx_http_request_t *r,
+    ngx_http_wxauth_ctx_t *ctx, const wxauth::RedisCommands &cmds, size_t *waits,
+    ngx_http_wxauth_step_done_pt done) noexcept;
 
 /* The owner is going away: the handler will not be called. */
 void ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept;
@@ -96,6 +118,9 @@ bool ngx_http_wxauth_redis_ready_now(ngx_http_wxauth_redis_server_t *server) noe
  * to the old one, connect to this one (ROLE confirms it before requests may use it).
  */
 void ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server);
+
+/* The Redis nodes of every configured store as this worker sees them (wxauth_redis_node_info). */
+void ngx_http_wxauth_redis_nodes(ngx_array_t *servers, std::vector<wxauth::RedisNodeInfo> &out);
 
 /* Resolves and validates a `wxauth_redis` address at configuration time. */
 char *ngx_http_wxauth_redis_parse(ngx_conf_t *cf, ngx_http_wxauth_redis_server_t *server,

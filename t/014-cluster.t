@@ -55,6 +55,12 @@ for my $case (
     ['wxauth_redis_cluster, then wxauth_redis_sentinel, in one block',
      "wxauth_redis_cluster 127.0.0.1:7000;\n wxauth_redis_sentinel m 127.0.0.1:26379;",
      qr/\[emerg\] .*"wxauth_redis_sentinel" directive is not allowed with "wxauth_redis_cluster" in the same block/],
+    ['wxauth_login_replicas 0',
+     "wxauth_redis_cluster 127.0.0.1:7000;\n wxauth_login_replicas 0;",
+     qr/\[emerg\] .*invalid number of replicas "0" in "wxauth_login_replicas", expected 1 to 100 or "off"/],
+    ['wxauth_login_replicas with a zero timeout (WAIT 0 waits forever)',
+     "wxauth_redis_cluster 127.0.0.1:7000;\n wxauth_login_replicas 1 0;",
+     qr/\[emerg\] .*invalid timeout "0" in "wxauth_login_replicas"/],
     ['a duplicate wxauth_redis_cluster',
      "wxauth_redis_cluster 127.0.0.1:7000;\n wxauth_redis_cluster 127.0.0.1:7001;",
      qr/\[emerg\] .*"wxauth_redis_cluster" directive is duplicate/],
@@ -108,6 +114,14 @@ our $Config = <<"_EOC_";
         wxauth_secret $WxAuthTest::Secret;
         wxauth_code2session /_wx/jscode2session;
         wxauth_single_session on;
+    }
+
+    location = /login/acked {
+        wxauth_login;
+        wxauth_appid $AppId;
+        wxauth_secret $WxAuthTest::Secret;
+        wxauth_code2session /_wx/jscode2session;
+        wxauth_login_replicas 1 2s;
     }
 
     location = /logout {
@@ -221,6 +235,12 @@ sub {
                    "$name - the session is on the master of its slot (127.0.0.1:$master)");
     Test::More::cmp_ok(main::metric('wxauth_redis_slot_map_refreshes_total'), '>=', 1,
                        "$name - the slot map was read");
+    my (undef, undef, $scrape) = WxAuthTest::http_request(main::port(), 'GET /metrics');
+    my @masters = $scrape =~ /^wxauth_redis_node_info\{redis="[^"]+",address="127\.0\.0\.1:(\d+)",role="master",connected="1"\} 1$/mg;
+    my @replicas = $scrape =~ /^wxauth_redis_node_info\{redis="[^"]+",address="127\.0\.0\.1:(\d+)",role="replica",connected="0"\} 1$/mg;
+    Test::More::is("@{[sort @masters]}", "@{[sort @main::Masters]}",
+                   "$name - wxauth_redis_node_info names the three masters, connected");
+    Test::More::is(scalar @replicas, 3, "$name - ... and their three replicas");
 }
 --- error_code: 200
 --- response_body_like: ^\{"session":"[A-Za-z0-9_-]{43}","expires_in":86400\}$
@@ -366,6 +386,19 @@ sub {
 {
     my ($token, $old) = main::seed('dave');
     Test::More::is(main::wait_until_served($token), 200, 'the session checks out before');
+
+    # a login with wxauth_login_replicas 1 whose session lives on the master to be killed:
+    # it answered only once the replica had it
+    my $acked;
+    for (1 .. 40) {
+        my $t = main::login('/login/acked');
+        next unless defined $t;
+        if (WxAuthCluster::owner_of($main::Cluster, main::skey($t)) == $old) {
+            $acked = $t;
+            last;
+        }
+    }
+    Test::More::ok($acked, "a login with wxauth_login_replicas 1 has its session on 127.0.0.1:$old");
     my $replica = WxAuthCluster::replica_of($main::Cluster, $old);
     Test::More::ok($replica, "127.0.0.1:$old has the replica 127.0.0.1:$replica");
     my $failovers = main::metric('wxauth_redis_failovers_total');
@@ -407,6 +440,8 @@ sub {
                              ($t_ok - $t_promoted) * 1000));
     Test::More::cmp_ok(main::metric('wxauth_redis_failovers_total'), '>', $failovers,
                        'the failover is counted');
+    Test::More::is(main::check('/api/acked', $acked), 200,
+                   'the session of the login that waited for its replica survived the failover');
     $main::Dave = $token;
 }
 --- request
@@ -425,3 +460,24 @@ sub {
 --- timeout: 5
 --- error_log eval
 qr/wxauth: redis cluster \S+: the slots of 127\.0\.0\.1:\d+ are served by another node now \(failover\)/
+
+
+
+=== TEST 8: wxauth_login_replicas against a Redis without replicas: WAIT counts 0 in time, the login is refused with 503 and no token
+--- http_config eval
+qq{
+    wxauth_redis 127.0.0.1:\$TEST_NGINX_REDIS_PORT;
+    wxauth_redis_prefix "$main::Prefix";
+
+$WxAuthTest::Servers
+}
+--- config eval: $main::Config =~ s/wxauth_login_replicas 1 2s;/wxauth_login_replicas 1 150ms;/r
+--- request
+POST /login/acked
+code=good
+--- more_headers
+Content-Type: application/x-www-form-urlencoded
+--- error_code: 503
+--- response_body: {"error":"store_unavailable","message":"session store unavailable"}
+--- error_log
+wxauth: the login's writes reached 0 of 1 replicas within 150 ms

@@ -214,6 +214,7 @@ our @Families = (
     [wxauth_redis_slot_map_refreshes_total => 'counter'],
     [wxauth_redis_command_duration_seconds => 'histogram'],
     [wxauth_redis_connections => 'gauge'],
+    [wxauth_redis_node_info => 'gauge'],
     [wxauth_session_cache_hits_total => 'counter'],
     [wxauth_session_cache_misses_total => 'counter'],
     [wxauth_session_cache_invalidations_total => 'counter'],

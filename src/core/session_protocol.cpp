@@ -1,5 +1,7 @@
 #include "session_protocol.h"
 
+#include <algorithm>
+
 #include <utility>
 
 #include "token.h"
@@ -267,6 +269,34 @@ bool is_session_storage_key(std::string_view prefix, std::string_view key) noexc
         }
     }
     return true;
+}
+
+LoginResult replication_result(const std::vector<ReplyView> &replies, std::size_t first,
+                               std::size_t count, long long replicas, long long wait_ms)
+{
+    LoginResult res;
+    long long fewest = replicas;
+    for (std::size_t i = first; i < first + count; i++) {
+        const ReplyView &r = reply_at(replies, i);
+        if (r.outcome == ReplyOutcome::integer) {
+            fewest = std::min(fewest, r.integer);
+            continue;
+        }
+        res.error = Error::store_unavailable;
+        res.log = note(Severity::error, "redis refused WAIT: " +
+                                            (r.outcome == ReplyOutcome::error
+                                                 ? r.text
+                                                 : std::string("an answer that is no count")));
+        return res;
+    }
+    if (fewest < replicas) {
+        res.error = Error::store_unavailable;
+        res.log = note(Severity::error, "the login's writes reached " + std::to_string(fewest) +
+                                            " of " + std::to_string(replicas) +
+                                            " replicas within " + std::to_string(wait_ms) +
+                                            " ms");
+    }
+    return res;
 }
 
 RedisCommands end_sessions_commands(const std::vector<std::string> &keys)

@@ -157,6 +157,14 @@ struct LoginResult {
 LoginResult login_result(const std::vector<ReplyView> &replies, std::size_t expected,
                          std::string_view prefix);
 
+// wxauth_login_replicas N: after the login batch, each node that took its writes answered
+// `WAIT N <ms>` on the same connection (replies[first .. first+count-1]). Each must be an
+// integer >= N; otherwise -> store_unavailable (the session may not survive a failover, so no
+// token is given out), error log "the login's writes reached <K> of <N> replicas within <ms> ms"
+// (the smallest count) or "redis refused WAIT: <text>". count 0: always done.
+LoginResult replication_result(const std::vector<ReplyView> &replies, std::size_t first,
+                               std::size_t count, long long replicas, long long wait_ms);
+
 // True for prefix + "s:" + 64 lowercase hex digits (session_storage_key's shape).
 bool is_session_storage_key(std::string_view prefix, std::string_view key) noexcept;
 

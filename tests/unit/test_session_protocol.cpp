@@ -786,3 +786,29 @@ TEST(SessionProtocol, SessionStorageKeyShape)
     EXPECT_FALSE(is_session_storage_key(prefix, prefix + "u:" + std::string(64, '0')));
     EXPECT_FALSE(is_session_storage_key(prefix, prefix + "s:" + std::string(63, '0') + "g"));
 }
+
+TEST(SessionProtocol, ReplicationResult)
+{
+    // nothing asked
+    EXPECT_FALSE(replication_result({ok(), ok()}, 2, 0, 1, 500).error.has_value());
+    // two nodes took writes, both acknowledged by enough replicas
+    EXPECT_FALSE(replication_result({ok(), ok(), integer(1), integer(2)}, 2, 2, 1, 500)
+                     .error.has_value());
+    // one node's replicas did not acknowledge in time
+    LoginResult r = replication_result({ok(), ok(), integer(2), integer(0)}, 2, 2, 1, 500);
+    ASSERT_TRUE(r.error.has_value());
+    EXPECT_EQ(*r.error, Error::store_unavailable);
+    expect_log(r.log, Severity::error, "the login's writes reached 0 of 1 replicas within 500 ms");
+    r = replication_result({ok(), ok(), integer(1)}, 2, 1, 2, 1000);
+    expect_log(r.log, Severity::error, "the login's writes reached 1 of 2 replicas within 1000 ms");
+    // WAIT refused, missing, or answered with something else
+    r = replication_result({ok(), ok(), error("ERR WAIT cannot be used with replica instances.")},
+                           2, 1, 1, 500);
+    ASSERT_TRUE(r.error.has_value());
+    expect_log(r.log, Severity::error,
+               "redis refused WAIT: ERR WAIT cannot be used with replica instances.");
+    r = replication_result({ok(), ok()}, 2, 1, 1, 500);
+    ASSERT_TRUE(r.error.has_value());
+    r = replication_result({ok(), ok(), nil()}, 2, 1, 1, 500);
+    expect_log(r.log, Severity::error, "redis refused WAIT: an answer that is no count");
+}
