@@ -137,7 +137,9 @@ EOF
 why=$(probe wxauth_session_cache "        wxauth_redis 127.0.0.1:$probe_port;" \
           "            wxauth_session_cache zone=bench_probe:1m;") || true
 [ -z "$why" ] || skip_case cache "$why"
-read -r cl1 cl2 cl3 clb1 clb2 clb3 < <(wxauth_free_ports 6)
+read -r cl1 cl2 cl3 clb1 clb2 clb3 < <(wxauth_free_ports 6)   # client ports, cluster bus ports
+cl_ports=("$cl1" "$cl2" "$cl3")
+cl_bus=("$clb1" "$clb2" "$clb3")
 why=$(probe wxauth_redis_cluster "        wxauth_redis_cluster 127.0.0.1:$cl1 127.0.0.1:$cl2 127.0.0.1:$cl3;" "") || true
 [ -z "$why" ] || skip_case cluster "$why"
 
@@ -236,12 +238,11 @@ EOF
 fi
 
 if has_case cluster; then
-    for i in 1 2 3; do
-        eval "p=\$cl$i b=\$clb$i"
+    for i in 0 1 2; do
         d=$scratch/cluster$i
         mkdir -p "$d"
         pidfiles+=("$d/redis.pid")
-        redis-server --bind 127.0.0.1 --port "$p" --cluster-enabled yes --cluster-port "$b" \
+        redis-server --bind 127.0.0.1 --port "${cl_ports[i]}" --cluster-enabled yes --cluster-port "${cl_bus[i]}" \
             --cluster-config-file "$d/nodes.conf" --cluster-node-timeout 5000 --save '' \
             --appendonly no --dir "$d" --logfile "$d/redis.log" --daemonize yes --pidfile "$d/redis.pid"
     done
@@ -523,10 +524,11 @@ case_token() {
     esac
 }
 case_status() { case $1 in invalid) echo 401 ;; *) echo 200 ;; esac; }
-case_args() {   # wrk's arguments of a case besides -t -c -d --latency
-    local t
-    t=$(case_token "$1")
-    case $1 in standin | login) echo "-s $scratch/login.lua" ;; *) echo "-H X-WX-Session:$t" ;; esac
+case_args() {   # sets wrk_args: wrk's arguments of a case besides -t -c -d --latency
+    case $1 in
+        standin | login) wrk_args=(-s "$scratch/login.lua") ;;
+        *) wrk_args=(-H "X-WX-Session: $(case_token "$1")") ;;   # wrk wants ": "
+    esac
 }
 case_redis() {   # the Redis whose commands a check of the case costs (counted), or nothing
     case $1 in wxauth | cache) echo "$redis_port" ;; esac
@@ -593,8 +595,8 @@ run_wrk() {   # $1: case, $2: seconds -> "rps p50 p99 bad requests redis_command
     local out rps p50 p99 non2xx errors bad total rp before=0 after=0
     rp=$(case_redis "$1")
     [ -z "$rp" ] || before=$(redis_calls "$rp")
-    # shellcheck disable=SC2046
-    out=$(timeout $(($2 + 30)) wrk -t1 -c"$CONNECTIONS" -d"${2}s" --latency $(case_args "$1") \
+    case_args "$1"
+    out=$(timeout $(($2 + 30)) wrk -t1 -c"$CONNECTIONS" -d"${2}s" --latency "${wrk_args[@]}" \
               "$(case_url "$1")") || true
     [ -z "$rp" ] || after=$(redis_calls "$rp")
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
@@ -722,7 +724,7 @@ awk -F'\t' -v cases="${CASES[*]}" -v memfile="$memory" -v rssn="$RSS_REQUESTS" '
             q = stat(c, "plain", "ratio"); qlo = smin; qhi = smax
             d = stat(c, "plain", "p99")
             printf "| %s | %.0f | %s%s | %s | %s | %s | %s |%s\n", desc[c], med(rps, c), fmt(q, "%.2f"),
-                rounds > 1 && c != "plain" ? sprintf(" (%.2f-%.2f)", qlo, qhi) : "",
+                (rounds > 1 && c != "plain") ? sprintf(" (%.2f-%.2f)", qlo, qhi) : "",
                 fmt(med(p50, c), "%.2f"), fmt(med(p99, c), "%.2f"), c == "plain" ? "-" : fmt(d, "%+.2f"),
                 fmt(cmds_per_check(c), "%.3f"), bad[c] ? " (" bad[c] " unexpected answers)" : ""
         }
@@ -737,7 +739,7 @@ awk -F'\t' -v cases="${CASES[*]}" -v memfile="$memory" -v rssn="$RSS_REQUESTS" '
             q = stat(c, "standin", "ratio"); qlo = smin; qhi = smax
             d = stat(c, "standin", "p99")
             printf "| %s | %.0f | %s%s | %s | %s | %s |%s\n", desc[c], med(rps, c), fmt(q, "%.2f"),
-                rounds > 1 && c != "standin" ? sprintf(" (%.2f-%.2f)", qlo, qhi) : "",
+                (rounds > 1 && c != "standin") ? sprintf(" (%.2f-%.2f)", qlo, qhi) : "",
                 fmt(med(p50, c), "%.2f"), fmt(med(p99, c), "%.2f"), c == "standin" ? "-" : fmt(d, "%+.2f"),
                 bad[c] ? " (" bad[c] " unexpected answers)" : ""
         }
@@ -751,7 +753,7 @@ awk -F'\t' -v cases="${CASES[*]}" -v memfile="$memory" -v rssn="$RSS_REQUESTS" '
             split(pairs[k], xy, "/")
             if (!have(xy[1]) || !have(xy[2])) continue
             q = stat(xy[1], xy[2], "ratio")
-            printf "| %s / %s | %s | %s |\n", xy[1], xy[2], fmt(q, "%.2f"), rounds > 1 ? sprintf("%.2f-%.2f", smin, smax) : "-"
+            printf "| %s / %s | %s | %s |\n", xy[1], xy[2], fmt(q, "%.2f"), (rounds > 1) ? sprintf("%.2f-%.2f", smin, smax) : "-"
         }
         print ""
         print "### Requests/s in each round"
