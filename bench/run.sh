@@ -135,7 +135,7 @@ EOF
     fi
 }
 why=$(probe wxauth_session_cache "        wxauth_redis 127.0.0.1:$probe_port;" \
-          "            wxauth_session_cache zone=bench_probe:1m;") || true
+          "            wxauth_session_cache zone=bench_probe:16m;") || true
 [ -z "$why" ] || skip_case cache "$why"
 read -r cl1 cl2 cl3 clb1 clb2 clb3 < <(wxauth_free_ports 6)   # client ports, cluster bus ports
 cl_ports=("$cl1" "$cl2" "$cl3")
@@ -208,6 +208,7 @@ wxauth_start_redis "$scratch/redis"; redis_port=$WXAUTH_REDIS_PORT
 wxauth_start_redis "$scratch/redis-login"; login_redis_port=$WXAUTH_REDIS_PORT
 
 sentinel_port=
+smaster_port=
 if has_case sentinel; then
     wxauth_start_redis "$scratch/redis-smaster"; smaster_port=$WXAUTH_REDIS_PORT
     sentinel_port=$(wxauth_free_port)
@@ -530,8 +531,12 @@ case_args() {   # sets wrk_args: wrk's arguments of a case besides -t -c -d --la
         *) wrk_args=(-H "X-WX-Session: $(case_token "$1")") ;;   # wrk wants ": "
     esac
 }
-case_redis() {   # the Redis whose commands a check of the case costs (counted), or nothing
-    case $1 in wxauth | cache) echo "$redis_port" ;; esac
+case_redis() {   # the Redis servers whose commands a check of the case costs (counted), or nothing
+    case $1 in
+        wxauth | cache) echo "$redis_port" ;;
+        sentinel) echo "$smaster_port" ;;
+        cluster) echo "$cl1 $cl2 $cl3" ;;
+    esac
 }
 
 # --- before measuring: every case answers as it must; a checking case passes the identity (not
@@ -586,8 +591,9 @@ to_ms() {   # wrk latency ("812.00us", "1.20ms", "1.01s") -> milliseconds
         printf "%.3f", n }'
 }
 
-redis_calls() {   # $1: port -> the commands Redis executed so far, INFO itself left out
-    redis_cli -p "$1" INFO commandstats \
+redis_calls() {   # $1: ports -> the commands these Redis servers executed so far, INFO itself left out
+    local p
+    for p in $1; do redis_cli -p "$p" INFO commandstats; done \
         | awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" { s += $3 } END { print s + 0 }'
 }
 
