@@ -26,6 +26,7 @@
 #   bench/run.sh                                 5 rounds x 7 s per case (about 10 minutes)
 #   ROUNDS=1 DURATION=2 RSS_REQUESTS=100000 bench/run.sh      quick check that it works
 #   CONNECTIONS=64 WXAUTH_SKIP_INSTALL=1 bench/run.sh
+#   BENCH_CASES="plain wxauth sentinel" bench/run.sh             only these cases
 #
 # Every server (upstream nginx, WeChat stand-in nginx, measured nginx, redis-servers,
 # redis-sentinel, the cluster's nodes, node) runs on free loopback ports in a scratch directory
@@ -39,7 +40,15 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-7}
 CONNECTIONS=${CONNECTIONS:-64}
 RSS_REQUESTS=${RSS_REQUESTS:-1000000}
-CASES=(plain wxauth cache lua authreq invalid sentinel cluster standin login)
+ALL_CASES=(plain wxauth cache lua authreq invalid sentinel cluster standin login)
+# BENCH_CASES: a subset, e.g. "plain wxauth sentinel" (plain and wxauth always run: references)
+read -r -a CASES <<<"${BENCH_CASES:-${ALL_CASES[*]}}"
+for c in "${CASES[@]}"; do
+    [[ " ${ALL_CASES[*]} " == *" $c "* ]] || { echo "bench: unknown case '$c' (cases: ${ALL_CASES[*]})" >&2; exit 2; }
+done
+[[ " ${CASES[*]} " == *" wxauth "* ]] || CASES=(wxauth "${CASES[@]}")
+[[ " ${CASES[*]} " == *" plain "* ]] || CASES=(plain "${CASES[@]}")
+[[ " ${CASES[*]} " != *" login "* || " ${CASES[*]} " == *" standin "* ]] || CASES+=(standin)
 LUA_PACKAGES=(libnginx-mod-http-lua libnginx-mod-http-ndk lua-resty-core lua-cjson)
 BENCH_PACKAGES=(wrk redis-sentinel redis-tools nodejs "${LUA_PACKAGES[@]}")
 APPID=wx0123456789abcdef
@@ -134,13 +143,15 @@ EOF
         echo "nginx -t refuses $1: $(grep -m1 -E 'emerg|error' <<<"$out" | sed 's/^nginx: //')"
     fi
 }
-why=$(probe wxauth_session_cache "        wxauth_redis 127.0.0.1:$probe_port;" \
+why=
+! has_case cache || why=$(probe wxauth_session_cache "        wxauth_redis 127.0.0.1:$probe_port;" \
           "            wxauth_session_cache zone=bench_probe:16m;") || true
 [ -z "$why" ] || skip_case cache "$why"
 read -r cl1 cl2 cl3 clb1 clb2 clb3 < <(wxauth_free_ports 6)   # client ports, cluster bus ports
 cl_ports=("$cl1" "$cl2" "$cl3")
 cl_bus=("$clb1" "$clb2" "$clb3")
-why=$(probe wxauth_redis_cluster "        wxauth_redis_cluster 127.0.0.1:$cl1 127.0.0.1:$cl2 127.0.0.1:$cl3;" "") || true
+why=
+! has_case cluster || why=$(probe wxauth_redis_cluster "        wxauth_redis_cluster 127.0.0.1:$cl1 127.0.0.1:$cl2 127.0.0.1:$cl3;" "") || true
 [ -z "$why" ] || skip_case cluster "$why"
 
 # --- the Lua case: Debian's ngx_lua (and NDK, which it needs) must load into Debian's nginx ---
@@ -158,7 +169,7 @@ done
 if [ -z "$lua_why" ] && { [ ! -f "$lua_so" ] || [ ! -f "$ndk_so" ]; }; then
     lua_why="$ndk_so or $lua_so not found"
 fi
-if [ -z "$lua_why" ]; then
+if [ -z "$lua_why" ] && has_case lua; then
     # the modules must load, and the bench's Lua file must load in them (FFI symbols, cjson):
     # started for real, since `nginx -t` does not run init_by_lua
     mkdir -p "$scratch/luatest"
@@ -186,18 +197,18 @@ load_module $lua_so;"
             | grep -m1 -E 'emerg|error|alert')"
     fi
 fi
-[ "$lua_ok" = 1 ] || skip_case lua "$lua_why"
+[ "$lua_ok" = 1 ] || ! has_case lua || skip_case lua "$lua_why"
 
 # --- the Node.js auth service's dependencies ---
 node_ok=0
-if command -v node >/dev/null; then
+if command -v node >/dev/null && has_case authreq; then
     if [ -d bench/node/node_modules/redis ] \
         || { command -v npm >/dev/null \
              && (cd bench/node && timeout 300 npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1); }; then
         node_ok=1
     fi
 fi
-[ "$node_ok" = 1 ] || skip_case authreq "node/npm missing or \`npm ci\` failed in bench/node (the npm registry must be reachable once)"
+[ "$node_ok" = 1 ] || ! has_case authreq || skip_case authreq "node/npm missing or \`npm ci\` failed in bench/node (the npm registry must be reachable once)"
 
 # --- the stores: one Redis (the checks), one Redis for the login case (its sessions expire
 #     without touching the checks' Redis), a Sentinel-watched master, the cluster ---
