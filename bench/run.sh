@@ -16,7 +16,8 @@
 #   standin   plain proxy_pass of a login-sized POST to the local WeChat stand-in (login ceiling)
 #   login     `wxauth_login` against the same stand-in process (code2session, 2 Redis writes)
 # wrk (1 thread, 64 connections) drives each case for DURATION seconds, ROUNDS times, the cases
-# interleaved within every round so that the machine's noise hits them alike. Reported per case:
+# interleaved within every round (each round starting one case later) so that the machine's noise
+# hits them alike. Reported per case:
 # requests/s, p50/p99, the ratio to its reference (plain; standin for login; also single Redis for
 # sentinel/cluster) in the same round, p99 added over the reference (medians over rounds), Redis
 # commands per check (INFO commandstats), the worker's RSS before and after RSS_REQUESTS
@@ -643,7 +644,10 @@ for c in "${CASES[@]}"; do run_wrk "$c" 1 >/dev/null; done
 
 wxauth_log "measuring: ${#CASES[@]} cases (${CASES[*]}) x $ROUNDS rounds x ${DURATION}s, wrk -t1 -c$CONNECTIONS, one nginx worker"
 for r in $(seq 1 "$ROUNDS"); do
-    for c in "${CASES[@]}"; do
+    # every round starts one case later, so that no case always follows the same one
+    n=${#CASES[@]}
+    for ((k = 0; k < n; k++)); do
+        c=${CASES[(k + r - 1) % n]}
         read -r rps p50 p99 bad total cmds < <(run_wrk "$c" "$DURATION")
         printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$c" "$rps" "$p50" "$p99" "$bad" "$total" "$cmds" >>"$results"
         printf '  round %s  %-8s %9s req/s  p50 %7s ms  p99 %7s ms%s%s\n' "$r" "$c" "$rps" "$p50" "$p99" \
@@ -676,7 +680,7 @@ elapsed=$(( $(date +%s) - started ))
 # --- report ---
 echo
 echo "Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); $(/usr/sbin/nginx -v 2>&1 | sed 's/^nginx version: //'); redis $(redis-server --version | sed -E 's/.*v=([^ ]+).*/\1/'); node $(node --version 2>/dev/null || echo -); $([ "$lua_ok" = 0 ] || echo "ngx_lua $(dpkg-query -W -f='${Version}' libnginx-mod-http-lua), luajit2 $(dpkg-query -W -f='${Version}' libluajit2-5.1-2); ")$(wrk --version 2>&1 | head -n 1 | awk '{ print $1, $2 }')"
-echo "wrk -t1 -c$CONNECTIONS, $ROUNDS rounds x ${DURATION}s per case, interleaved; medians over the rounds; load average at the start: $load_before, at the end: $(cut -d" " -f1-3 /proc/loadavg); measured for ${elapsed}s"
+echo "wrk -t1 -c$CONNECTIONS, $ROUNDS rounds x ${DURATION}s per case, interleaved (each round starting one case later); medians over the rounds; load average at the start: $load_before, at the end: $(cut -d" " -f1-3 /proc/loadavg); measured for ${elapsed}s"
 for s in "${skipped[@]}"; do echo "skipped: $s"; done
 echo
 awk -F'\t' -v cases="${CASES[*]}" -v memfile="$memory" -v rssn="$RSS_REQUESTS" '
