@@ -29,6 +29,45 @@ ngx_http_wxauth_login_finish(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
 }
 
 
+/* the login is stored (and the user's older sessions ended): answer with the token */
+static void
+ngx_http_wxauth_login_answer(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx)
+{
+    std::string body = "{\"session\":\"" + std::string(ngx_http_wxauth_sv(ctx->login.token))
+                       + "\",\"expires_in\":" + std::to_string(ctx->login.expires_in) + "}";
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "wxauth: login succeeded for app \"%V\"", &ctx->appid);
+
+    ngx_http_wxauth_answer(r, body.data(), body.size());
+}
+
+
+/* single session: the DELs of the user's older sessions answered (core: end_sessions_result) */
+static void
+ngx_http_wxauth_login_ended(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    ngx_uint_t outcome, const std::vector<wxauth::ReplyView> &replies)
+{
+    if (outcome != NGX_HTTP_WXAUTH_REDIS_OK) {
+        ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);
+        return;
+    }
+
+    wxauth::LoginResult res = wxauth::end_sessions_result(replies, ctx->login.ending);
+
+    if (res.log) {
+        ngx_http_wxauth_log_note(r, *res.log);
+    }
+
+    if (res.error) {
+        ngx_http_wxauth_login_finish(r, ctx, *res.error);
+        return;
+    }
+
+    ngx_http_wxauth_login_answer(r, ctx);
+}
+
+
 /* The session's batch answered (core: login_result). */
 static void
 ngx_http_wxauth_login_stored(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
@@ -45,7 +84,8 @@ ngx_http_wxauth_login_stored(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     }
 
     wxauth::LoginResult res = wxauth::login_result(
-        replies, wxauth::login_command_count(wlcf->single_session));
+        replies, wxauth::login_command_count(wlcf->single_session),
+        ngx_http_wxauth_sv(wlcf->redis_prefix));
 
     if (res.log) {
         ngx_http_wxauth_log_note(r, *res.log);
@@ -56,13 +96,41 @@ ngx_http_wxauth_login_stored(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
         return;
     }
 
-    std::string body = "{\"session\":\"" + std::string(ngx_http_wxauth_sv(ctx->login.token))
-                       + "\",\"expires_in\":" + std::to_string(ctx->login.expires_in) + "}";
+    if (ctx->login.waits) {
+        /* wxauth_login_replicas: every node that took a write has N replicas with it */
+        wxauth::LoginResult acked = wxauth::replication_result(
+            replies, wxauth::login_command_count(wlcf->single_session), ctx->login.waits,
+            (long long) wlcf->login_replicas, (long long) wlcf->login_replicas_wait);
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "wxauth: login succeeded for app \"%V\"", &ctx->appid);
+        if (acked.log) {
+            ngx_http_wxauth_log_note(r, *acked.log);
+        }
 
-    ngx_http_wxauth_answer(r, body.data(), body.size());
+        if (acked.error) {
+            ngx_http_wxauth_login_finish(r, ctx, *acked.error);
+            return;
+        }
+    }
+
+    if (!res.ended.empty()) {
+        /*
+         * Single session: the script emptied the user's set (only that key: valid in Redis
+         * Cluster); the older sessions themselves are deleted now, each on its own node, and
+         * the login answers once they are gone.
+         */
+        ctx->login.ending = res.ended.size();
+
+        if (ngx_http_wxauth_redis_step(r, ctx, wxauth::end_sessions_commands(res.ended),
+                                       ngx_http_wxauth_login_ended)
+            != NGX_AGAIN)
+        {
+            ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);
+        }
+
+        return;
+    }
+
+    ngx_http_wxauth_login_answer(r, ctx);
 }
 
 
@@ -95,8 +163,12 @@ ngx_http_wxauth_login_store(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     ctx->appid = wlcf->appid;
     ctx->login.expires_in = plan.expires_in;
 
-    /* one pipelined batch: the session, the user's newest session_key, and the policy */
-    if (ngx_http_wxauth_redis_step(r, ctx, plan.commands, ngx_http_wxauth_login_stored)
+    /*
+     * One pipelined batch: the session, the user's newest session_key, and the policy; with
+     * wxauth_login_replicas, a WAIT on each connection that took a write.
+     */
+    if (ngx_http_wxauth_redis_step_replicated(r, ctx, plan.commands, &ctx->login.waits,
+                                              ngx_http_wxauth_login_stored)
         != NGX_AGAIN)
     {
         ngx_http_wxauth_login_finish(r, ctx, wxauth::Error::store_unavailable);

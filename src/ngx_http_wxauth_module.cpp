@@ -5,6 +5,7 @@
 #include "ngx_http_wxauth_module.h"
 #include "ngx_http_wxauth_redis.h"
 #include "ngx_http_wxauth_redis_sentinel.h"
+#include "ngx_http_wxauth_redis_cluster.h"
 #include "ngx_http_wxauth_metrics.h"
 
 #include "core/errors.h"
@@ -20,6 +21,8 @@ static void ngx_http_wxauth_exit_process(ngx_cycle_t *cycle);
 
 static char *ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_redis_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
+static char *ngx_http_wxauth_login_replicas(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
 static char *ngx_http_wxauth_set_content_handler(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_wxauth_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf);
@@ -59,6 +62,13 @@ static ngx_command_t  ngx_http_wxauth_commands[] = {
     { ngx_string("wxauth_redis_sentinel"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_2MORE,
       ngx_http_wxauth_redis_sentinel,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("wxauth_redis_cluster"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_wxauth_redis_cluster,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
@@ -152,6 +162,13 @@ static ngx_command_t  ngx_http_wxauth_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_wxauth_loc_conf_t, single_session),
+      NULL },
+
+    { ngx_string("wxauth_login_replicas"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_wxauth_login_replicas,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("wxauth_allowed_apps"),
@@ -379,6 +396,8 @@ ngx_http_wxauth_create_loc_conf(ngx_conf_t *cf)
     conf->session_renew = NGX_CONF_UNSET;
     conf->session_max_lifetime = NGX_CONF_UNSET;
     conf->single_session = NGX_CONF_UNSET;
+    conf->login_replicas = NGX_CONF_UNSET_UINT;
+    conf->login_replicas_wait = NGX_CONF_UNSET_MSEC;
     conf->allowed_apps = static_cast<ngx_array_t *>(NGX_CONF_UNSET_PTR);
     conf->watermark_max_age = NGX_CONF_UNSET;
 
@@ -400,6 +419,8 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->session_renew, prev->session_renew, 0);
     ngx_conf_merge_sec_value(conf->session_max_lifetime, prev->session_max_lifetime, 0);
     ngx_conf_merge_value(conf->single_session, prev->single_session, 0);
+    ngx_conf_merge_uint_value(conf->login_replicas, prev->login_replicas, 0);
+    ngx_conf_merge_msec_value(conf->login_replicas_wait, prev->login_replicas_wait, 1000);
     ngx_conf_merge_ptr_value(conf->allowed_apps, prev->allowed_apps, NULL);
     ngx_conf_merge_sec_value(conf->watermark_max_age, prev->watermark_max_age, 0);
     ngx_conf_merge_str_value(conf->appid, prev->appid, "");
@@ -427,6 +448,16 @@ ngx_http_wxauth_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      */
     if (conf->redis && !conf->redis->liveness_set) {
         conf->redis->liveness = ngx_max(conf->redis->liveness, conf->redis_timeout);
+    }
+
+    /* a login that WAITs does so on a connection of its own: no check waits behind it */
+    if (conf->redis && conf->login_replicas && conf->handler == NGX_HTTP_WXAUTH_HANDLER_LOGIN) {
+        conf->redis->needs_wconn = 1;
+
+        if (!conf->redis->liveness_set) {
+            conf->redis->liveness = ngx_max(conf->redis->liveness,
+                                            conf->redis_timeout + conf->login_replicas_wait);
+        }
     }
 
     if (conf->session_max_lifetime < 0 || conf->watermark_max_age < 0) {
@@ -490,9 +521,12 @@ ngx_http_wxauth_redis_options(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t first
     ngx_str_t   *addr, s_liveness;
     ngx_uint_t   i;
 
-    directive = addresses ? "wxauth_redis_sentinel" : "wxauth_redis";
+    directive = (const char *) value[0].data;   /* the directive's name, NUL-terminated */
 
-    *db = 0;
+    if (db != NULL) {
+        *db = 0;
+    }
+
     *liveness = 0;
     ngx_str_null(password);
 
@@ -528,7 +562,7 @@ ngx_http_wxauth_redis_options(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t first
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
+        if (db != NULL && ngx_strncmp(value[i].data, "db=", 3) == 0) {
             *db = ngx_atoi(value[i].data + 3, value[i].len - 3);
 
             if (*db == NGX_ERROR) {
@@ -568,7 +602,14 @@ ngx_http_wxauth_redis_options(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t first
         }
 
         /* never echo the parameter: it may be a mistyped password */
-        if (addresses) {
+        if (db == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter #%ui in \"wxauth_redis_cluster\", "
+                               "expected a node address, \"password=...\" or "
+                               "\"liveness=TIME\" (a cluster has only database 0: no \"db=\")",
+                               i);
+
+        } else if (addresses) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid parameter #%ui in \"wxauth_redis_sentinel\", "
                                "expected a sentinel address, \"password=...\", "
@@ -583,6 +624,36 @@ ngx_http_wxauth_redis_options(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t first
     }
 
     return NGX_CONF_OK;
+}
+
+
+#define NGX_HTTP_WXAUTH_REDIS_PLAIN     0
+#define NGX_HTTP_WXAUTH_REDIS_SENTINEL  1
+#define NGX_HTTP_WXAUTH_REDIS_CLUSTER   2
+
+/* a block names its Redis once: "is duplicate", or which other directive it has already */
+static char *
+ngx_http_wxauth_redis_conflict(ngx_http_wxauth_redis_server_t *existing, ngx_uint_t kind)
+{
+    ngx_uint_t  has;
+
+    has = existing->sentinel ? NGX_HTTP_WXAUTH_REDIS_SENTINEL
+          : existing->cluster ? NGX_HTTP_WXAUTH_REDIS_CLUSTER : NGX_HTTP_WXAUTH_REDIS_PLAIN;
+
+    if (has == kind) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    switch (has) {
+    case NGX_HTTP_WXAUTH_REDIS_SENTINEL:
+        return const_cast<char *>("is not allowed with \"wxauth_redis_sentinel\" "
+                                  "in the same block");
+    case NGX_HTTP_WXAUTH_REDIS_CLUSTER:
+        return const_cast<char *>("is not allowed with \"wxauth_redis_cluster\" "
+                                  "in the same block");
+    default:
+        return const_cast<char *>("is not allowed with \"wxauth_redis\" in the same block");
+    }
 }
 
 
@@ -630,12 +701,7 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_wxauth_redis_server_t   *server, **s;
 
     if (wlcf->redis != NGX_CONF_UNSET_PTR) {
-        if (wlcf->redis->sentinel != NULL) {
-            return const_cast<char *>("is not allowed with \"wxauth_redis_sentinel\" "
-                                      "in the same block");
-        }
-
-        return const_cast<char *>("is duplicate");
+        return ngx_http_wxauth_redis_conflict(wlcf->redis, NGX_HTTP_WXAUTH_REDIS_PLAIN);
     }
 
     value = static_cast<ngx_str_t *>(cf->args->elts);
@@ -654,7 +720,7 @@ ngx_http_wxauth_redis(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     s = static_cast<ngx_http_wxauth_redis_server_t **>(wmcf->servers.elts);
 
     for (i = 0; i < wmcf->servers.nelts; i++) {
-        if (s[i]->sentinel == NULL
+        if (s[i]->sentinel == NULL && s[i]->cluster == NULL
             && s[i]->name.len == value[1].len
             && ngx_strncmp(s[i]->name.data, value[1].data, value[1].len) == 0
             && s[i]->db == db
@@ -703,11 +769,7 @@ ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_wxauth_redis_server_t   *server;
 
     if (wlcf->redis != NGX_CONF_UNSET_PTR) {
-        if (wlcf->redis->sentinel == NULL) {
-            return const_cast<char *>("is not allowed with \"wxauth_redis\" in the same block");
-        }
-
-        return const_cast<char *>("is duplicate");
+        return ngx_http_wxauth_redis_conflict(wlcf->redis, NGX_HTTP_WXAUTH_REDIS_SENTINEL);
     }
 
     value = static_cast<ngx_str_t *>(cf->args->elts);
@@ -745,6 +807,109 @@ ngx_http_wxauth_redis_sentinel(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_http_wxauth_redis_add_server(cf, wlcf, server, &password, db, liveness);
+}
+
+
+/* wxauth_redis_cluster ADDRESS... [password=] [liveness=] */
+static char *
+ngx_http_wxauth_redis_cluster(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+
+    char                             *rv;
+    ngx_str_t                        *value, password;
+    ngx_msec_t                        liveness;
+    ngx_array_t                       addresses;
+    ngx_http_wxauth_redis_server_t   *server;
+
+    if (wlcf->redis != NGX_CONF_UNSET_PTR) {
+        return ngx_http_wxauth_redis_conflict(wlcf->redis, NGX_HTTP_WXAUTH_REDIS_CLUSTER);
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (ngx_array_init(&addresses, cf->temp_pool, 4, sizeof(ngx_str_t)) != NGX_OK) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (ngx_http_wxauth_redis_options(cf, value, 1, &addresses, &password, NULL, NULL,
+                                      &liveness)
+        != NGX_CONF_OK)
+    {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    if (addresses.nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"wxauth_redis_cluster\" needs at least one node address");
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    /* its own connections per worker and node: never shared with another directive's */
+
+    server = static_cast<ngx_http_wxauth_redis_server_t *>(
+                 ngx_pcalloc(cf->pool, sizeof(ngx_http_wxauth_redis_server_t)));
+    if (server == NULL) {
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    rv = ngx_http_wxauth_cluster_parse(cf, server, static_cast<ngx_str_t *>(addresses.elts),
+                                       addresses.nelts);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    return ngx_http_wxauth_redis_add_server(cf, wlcf, server, &password, 0, liveness);
+}
+
+
+/* wxauth_login_replicas N [TIMEOUT] | off */
+static char *
+ngx_http_wxauth_login_replicas(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_wxauth_loc_conf_t *wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(conf);
+
+    ngx_int_t    n;
+    ngx_str_t   *value;
+    ngx_msec_t   wait;
+
+    if (wlcf->login_replicas != NGX_CONF_UNSET_UINT) {
+        return const_cast<char *>("is duplicate");
+    }
+
+    value = static_cast<ngx_str_t *>(cf->args->elts);
+
+    if (cf->args->nelts == 2 && value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+        wlcf->login_replicas = 0;
+        return NGX_CONF_OK;
+    }
+
+    n = ngx_atoi(value[1].data, value[1].len);
+
+    if (n == NGX_ERROR || n < 1 || n > 100) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid number of replicas \"%V\" in \"wxauth_login_replicas\", "
+                           "expected 1 to 100 or \"off\"", &value[1]);
+        return static_cast<char *>(NGX_CONF_ERROR);
+    }
+
+    wlcf->login_replicas = (ngx_uint_t) n;
+
+    if (cf->args->nelts == 3) {
+        wait = ngx_parse_time(&value[2], 0);
+
+        if (wait == (ngx_msec_t) NGX_ERROR || wait == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid timeout \"%V\" in \"wxauth_login_replicas\": "
+                               "a positive time is expected (WAIT 0 would wait forever)",
+                               &value[2]);
+            return static_cast<char *>(NGX_CONF_ERROR);
+        }
+
+        wlcf->login_replicas_wait = wait;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -42,6 +42,8 @@ typedef struct {
     ngx_flag_t                      session_renew;
     time_t                          session_max_lifetime;
     ngx_flag_t                      single_session;
+    ngx_uint_t                      login_replicas;    /* 0: a login does not WAIT */
+    ngx_msec_t                      login_replicas_wait;
     ngx_array_t                    *allowed_apps;      /* ngx_str_t */
     time_t                          watermark_max_age;
 
@@ -89,6 +91,8 @@ typedef struct {
     ngx_int_t                       wx_errcode;
     ngx_str_t                       token;        /* the new session's */
     time_t                          expires_in;
+    size_t                          ending;       /* single session: sessions to end */
+    size_t                          waits;        /* wxauth_login_replicas: WAIT replies */
     ngx_uint_t                      saved_log_level;
     ngx_http_log_handler_pt         saved_log_handler;
     unsigned                        sr_done:1;

@@ -31,9 +31,11 @@
 
 #include <new>
 
+#include "core/cluster.h"
 #include "core/redis_address.h"
 #include "core/sentinel.h"
 #include "ngx_http_wxauth_metrics.h"
+#include "ngx_http_wxauth_redis_cluster.h"
 #include "ngx_http_wxauth_redis_sentinel.h"
 
 
@@ -60,11 +62,23 @@ struct ngx_http_wxauth_redis_conn_s {
 };
 
 
+/* one command of a batch: the privdata of its reply callback */
+typedef struct {
+    ngx_http_wxauth_redis_batch_t     *batch;
+    ngx_http_wxauth_redis_conn_t      *conn;      /* where it went (last, after a redirect) */
+    uint32_t                           index;     /* its reply's place in the batch */
+    uint32_t                           redirects; /* cluster: MOVED / ASK followed */
+} ngx_http_wxauth_redis_op_t;
+
+
 struct ngx_http_wxauth_redis_batch_s {
-    ngx_http_wxauth_redis_conn_t      *conn;
+    ngx_http_wxauth_redis_server_t    *server;    /* as configured: for logs, cluster routing */
+    ngx_log_t                         *log;
     ngx_http_wxauth_redis_handler_pt   handler;
     void                              *data;
     std::vector<wxauth::ReplyView>     replies;
+    std::vector<ngx_http_wxauth_redis_op_t>  ops;
+    std::vector<ngx_http_wxauth_redis_cmd_t> cmds;   /* cluster: kept for redirects */
     size_t                             expected;
     size_t                             received;
     uint64_t                           sent_us;   /* monotonic, for the latency histogram */
@@ -72,6 +86,10 @@ struct ngx_http_wxauth_redis_batch_s {
     bool                               lost;
     bool                               timed_out;
 };
+
+
+/* a cluster node may redirect one command this often (MOVED, then ASK during a migration) */
+#define NGX_HTTP_WXAUTH_REDIS_MAX_REDIRECTS  3
 
 
 static ngx_int_t ngx_http_wxauth_redis_connect(ngx_http_wxauth_redis_conn_t *conn);
@@ -139,39 +157,150 @@ ngx_http_wxauth_redis_finish(ngx_http_wxauth_redis_batch_t *batch, ngx_uint_t ou
         handler(batch->data, outcome, batch->replies);
 
     } catch (...) {
-        ngx_log_error(NGX_LOG_ALERT, batch->conn->log, 0,
+        ngx_log_error(NGX_LOG_ALERT, batch->log, 0,
                       "wxauth: exception in a redis reply handler");
     }
+}
+
+
+/* the reply to a command sent on the side (ASKING): it only keeps the connection's count */
+static void
+ngx_http_wxauth_redis_aside_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(privdata);
+
+    if (conn != NULL && reply != NULL) {
+        ngx_http_wxauth_redis_answered(conn);
+    }
+}
+
+
+static void ngx_http_wxauth_redis_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+
+/* queues one command of a batch on a connection (after ASKING when `asking`) */
+static ngx_int_t
+ngx_http_wxauth_redis_write(ngx_http_wxauth_redis_conn_t *conn, ngx_http_wxauth_redis_op_t *op,
+    const ngx_http_wxauth_redis_cmd_t &cmd, bool asking)
+{
+    const char  *argv[16];
+    size_t       argvlen[16];
+    size_t       argc = cmd.size();
+
+    if (argc == 0 || argc > 16) {
+        /* the module's own commands have at most 7 arguments: never send a cut one */
+        ngx_log_error(NGX_LOG_ALERT, conn->log, 0,
+                      "wxauth: redis command with %uz arguments refused", argc);
+        return NGX_ERROR;
+    }
+
+    for (size_t i = 0; i < argc; i++) {
+        argv[i] = cmd[i].data();
+        argvlen[i] = cmd[i].size();
+    }
+
+    if (asking) {
+        if (redisAsyncCommand(conn->h.ac, ngx_http_wxauth_redis_aside_reply, conn, "ASKING")
+            != REDIS_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        ngx_http_wxauth_redis_expect(conn, 1);
+    }
+
+    if (redisAsyncCommandArgv(conn->h.ac, ngx_http_wxauth_redis_reply, op, (int) argc, argv,
+                              argvlen)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    op->conn = conn;
+    ngx_http_wxauth_redis_expect(conn, 1);
+
+    return NGX_OK;
+}
+
+
+/*
+ * Cluster: a -MOVED or -ASK for a command whose requester still waits. NGX_OK: the command went
+ * to the node named (its reply will come from there); otherwise the error reply stands.
+ */
+static ngx_int_t
+ngx_http_wxauth_redis_redirect(ngx_http_wxauth_redis_op_t *op, const wxauth::ReplyView &reply)
+{
+    wxauth::ClusterReply             cr;
+    ngx_http_wxauth_redis_batch_t   *batch;
+    ngx_http_wxauth_redis_server_t  *target;
+
+    batch = op->batch;
+
+    if (batch->server->cluster == NULL || reply.outcome != wxauth::ReplyOutcome::error
+        || reply.array || batch->handler == NULL || batch->timed_out
+        || op->redirects >= NGX_HTTP_WXAUTH_REDIS_MAX_REDIRECTS)
+    {
+        return NGX_DECLINED;
+    }
+
+    cr = wxauth::parse_cluster_error(reply.text);
+
+    if (cr.kind != wxauth::ClusterReply::Kind::moved
+        && cr.kind != wxauth::ClusterReply::Kind::ask)
+    {
+        return NGX_DECLINED;
+    }
+
+    target = ngx_http_wxauth_cluster_redirected(batch->server, cr);
+
+    if (target == NULL || !ngx_http_wxauth_redis_usable(target)) {
+        return NGX_DECLINED;
+    }
+
+    op->redirects++;
+
+    return ngx_http_wxauth_redis_write(target->conn, op, batch->cmds[op->index],
+                                       cr.kind == wxauth::ClusterReply::Kind::ask);
 }
 
 
 static void
 ngx_http_wxauth_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
+    ngx_http_wxauth_redis_op_t     *op;
+    ngx_http_wxauth_redis_conn_t   *conn;
     ngx_http_wxauth_redis_batch_t  *batch;
 
-    batch = static_cast<ngx_http_wxauth_redis_batch_t *>(privdata);
+    op = static_cast<ngx_http_wxauth_redis_op_t *>(privdata);
 
-    if (batch == NULL) {
+    if (op == NULL) {
         return;
     }
 
+    batch = op->batch;
+    conn = op->conn;
+
     if (reply != NULL) {
-        ngx_http_wxauth_redis_answered(batch->conn);
+        ngx_http_wxauth_redis_answered(conn);
     } else {
         batch->lost = true;
-        batch->conn->lost_pending = 1;
+        conn->lost_pending = 1;
     }
 
     try {
-        batch->replies[batch->received] =
-            wxauth::inspect_reply(static_cast<redisReply *>(reply));
+        wxauth::ReplyView  view = wxauth::inspect_reply(static_cast<redisReply *>(reply));
 
-        if (batch->conn->server->sentinel != NULL
-            && wxauth::is_failover_error(batch->replies[batch->received]))
-        {
-            ngx_http_wxauth_redis_moved(batch->conn, batch->replies[batch->received].text);
+        if (reply != NULL && ngx_http_wxauth_redis_redirect(op, view) == NGX_OK) {
+            return;   /* the command's reply comes from the node it was redirected to */
         }
+
+        if (conn->server->sentinel != NULL && wxauth::is_failover_error(view)) {
+            ngx_http_wxauth_redis_moved(conn, view.text);
+        }
+
+        batch->replies[op->index] = std::move(view);
 
     } catch (...) {
         batch->lost = true;
@@ -202,14 +331,12 @@ ngx_http_wxauth_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 static void
 ngx_http_wxauth_redis_timeout(ngx_event_t *ev)
 {
-    ngx_http_wxauth_redis_conn_t   *conn;
     ngx_http_wxauth_redis_batch_t  *batch;
 
     batch = static_cast<ngx_http_wxauth_redis_batch_t *>(ev->data);
-    conn = batch->conn;
 
-    ngx_log_error(NGX_LOG_ERR, conn->log, NGX_ETIMEDOUT,
-                  "wxauth: redis %V did not answer in time", &conn->server->name);
+    ngx_log_error(NGX_LOG_ERR, batch->log, NGX_ETIMEDOUT,
+                  "wxauth: redis %V did not answer in time", &batch->server->name);
 
     ngx_http_wxauth_metric_inc(wxauth::Metric::redis_timeouts);
     batch->timed_out = true;
@@ -293,6 +420,11 @@ ngx_http_wxauth_redis_gone(ngx_http_wxauth_hiredis_t *h)
             /* the master was lost or is no master: the probe asks the sentinels again */
             ngx_http_wxauth_sentinel_forget(conn->server);
             conn->down = 1;
+        }
+
+        if (conn->server->cluster_of != NULL) {
+            /* a cluster node went away: its slots may have moved (a failover) */
+            ngx_http_wxauth_cluster_node_lost(conn->server);
         }
     }
 }
@@ -644,13 +776,9 @@ ngx_http_wxauth_redis_moved(ngx_http_wxauth_redis_conn_t *conn, const std::strin
 }
 
 
-void
-ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server)
+static void
+ngx_http_wxauth_redis_follow_conn(ngx_http_wxauth_redis_conn_t *conn)
 {
-    ngx_http_wxauth_redis_conn_t  *conn;
-
-    conn = server->conn;
-
     if (conn == NULL || conn->exiting) {
         return;
     }
@@ -678,22 +806,19 @@ ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server)
 }
 
 
-ngx_http_wxauth_redis_batch_t *
-ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
-    const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds,
-    ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept
+void
+ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server)
 {
-    ngx_http_wxauth_redis_conn_t   *conn;
-    ngx_http_wxauth_redis_batch_t  *batch;
+    ngx_http_wxauth_redis_follow_conn(server->conn);
+    ngx_http_wxauth_redis_follow_conn(server->wconn);
+}
 
-    conn = server->conn;
 
-    if (conn == NULL || conn->exiting || cmds.empty()) {
-        return NULL;
-    }
-
-    if (conn->down) {
-        return NULL;   /* unreachable: fail fast, the probe reconnects in the background */
+static bool
+ngx_http_wxauth_redis_conn_usable(ngx_http_wxauth_redis_conn_t *conn) noexcept
+{
+    if (conn == NULL || conn->exiting || conn->down) {
+        return false;   /* unreachable: fail fast, the probe reconnects in the background */
     }
 
     if (conn->h.ac == NULL) {
@@ -703,24 +828,125 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
         }
 
         if (ngx_http_wxauth_redis_connect(conn) != NGX_OK) {
-            ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
-            return NULL;
+            if (!conn->exiting) {
+                ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
+            }
+
+            return false;
         }
     }
 
-    if (conn->h.ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING)) {
+    return !(conn->h.ac->c.flags & (REDIS_DISCONNECTING | REDIS_FREEING));
+}
+
+
+bool
+ngx_http_wxauth_redis_usable(ngx_http_wxauth_redis_server_t *server) noexcept
+{
+    return ngx_http_wxauth_redis_conn_usable(server->conn);
+}
+
+
+bool
+ngx_http_wxauth_redis_ready_now(ngx_http_wxauth_redis_server_t *server) noexcept
+{
+    ngx_http_wxauth_redis_conn_t  *conn;
+
+    conn = server->conn;
+
+    return conn != NULL && conn->h.ac != NULL && conn->ready && !conn->down && !conn->exiting;
+}
+
+
+static ngx_http_wxauth_redis_batch_t *
+ngx_http_wxauth_redis_send_ex(ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
+    const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds, ngx_uint_t replicas,
+    ngx_msec_t wait, size_t *waits, ngx_http_wxauth_redis_handler_pt handler,
+    void *data) noexcept
+{
+    size_t                                       i, k, n, nwaits;
+    ngx_log_t                                   *log;
+    ngx_http_wxauth_redis_conn_t                *local[8], **conns, *conn;
+    ngx_http_wxauth_redis_batch_t               *batch;
+    ngx_http_wxauth_redis_server_t              *target;
+    std::vector<ngx_http_wxauth_redis_conn_t *>  more;
+
+    n = cmds.size();
+
+    if (n == 0) {
         return NULL;
     }
 
+    conns = local;
+
+    if (n > sizeof(local) / sizeof(local[0])) {
+        /* a single-session login that ends many older sessions */
+        try {
+            more.resize(n);
+
+        } catch (...) {
+            return NULL;
+        }
+
+        conns = more.data();
+    }
+
+    /*
+     * Where each command goes: the server's connection, or with Redis Cluster the node that
+     * serves its key's slot (a login that waits for replicas: that server's second
+     * connection). Nothing is sent unless every command can go: a batch that cannot be sent
+     * whole fails fast (503), it never waits on a node that is down.
+     */
+    nwaits = 0;
+
+    for (i = 0; i < n; i++) {
+        if (server->cluster != NULL) {
+            try {
+                target = ngx_http_wxauth_cluster_route(server, wxauth::command_key(cmds[i]));
+
+            } catch (...) {
+                target = NULL;
+            }
+
+        } else {
+            target = server;
+        }
+
+        if (target == NULL) {
+            return NULL;
+        }
+
+        conn = replicas ? target->wconn : target->conn;
+
+        if (!ngx_http_wxauth_redis_conn_usable(conn)) {
+            return NULL;
+        }
+
+        conns[i] = conn;
+
+        if (replicas) {
+            for (k = 0; k < i && conns[k] != conn; k++) { /* void */ }
+            nwaits += (k == i);
+        }
+    }
+
+    log = conns[0]->log;
+
     try {
         batch = new ngx_http_wxauth_redis_batch_t();
-        batch->replies.resize(cmds.size());
+        batch->replies.resize(n + nwaits);
+        batch->ops.resize(n + nwaits);
+
+        if (server->cluster != NULL) {
+            batch->cmds = cmds;   /* a node may redirect a command: it is sent again */
+        }
 
     } catch (...) {
         return NULL;
     }
 
-    batch->conn = conn;
+    batch->server = server;
+    batch->log = log;
     batch->handler = handler;
     batch->data = data;
     batch->expected = 0;
@@ -729,28 +955,16 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
     batch->lost = false;
     batch->timed_out = false;
 
-    for (const auto &cmd : cmds) {
-        const char  *argv[16];
-        size_t       argvlen[16];
-        size_t       argc = cmd.size();
+    for (i = 0; i < n + nwaits; i++) {
+        batch->ops[i].batch = batch;
+        batch->ops[i].index = (uint32_t) i;
+        batch->ops[i].redirects = NGX_HTTP_WXAUTH_REDIS_MAX_REDIRECTS;
+    }
 
-        if (argc == 0 || argc > 16) {
-            /* the module's own commands have at most 7 arguments: never send a cut one */
-            ngx_log_error(NGX_LOG_ALERT, conn->log, 0,
-                          "wxauth: redis command with %uz arguments refused", argc);
-            batch->lost = true;
-            break;
-        }
+    for (i = 0; i < n; i++) {
+        batch->ops[i].redirects = 0;
 
-        for (size_t i = 0; i < argc; i++) {
-            argv[i] = cmd[i].data();
-            argvlen[i] = cmd[i].size();
-        }
-
-        if (redisAsyncCommandArgv(conn->h.ac, ngx_http_wxauth_redis_reply, batch, (int) argc,
-                                  argv, argvlen)
-            != REDIS_OK)
-        {
+        if (ngx_http_wxauth_redis_write(conns[i], &batch->ops[i], cmds[i], false) != NGX_OK) {
             batch->lost = true;
             break;
         }
@@ -758,19 +972,71 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
         batch->expected++;
     }
 
+    if (replicas && !batch->lost) {
+        /* WAIT on each connection that took a write, after its writes (never redirected) */
+        try {
+            ngx_http_wxauth_redis_cmd_t  wait_cmd{"WAIT", std::to_string(replicas),
+                                                  std::to_string(wait)};
+            size_t                       w = n;
+
+            for (i = 0; i < n && !batch->lost; i++) {
+                for (k = 0; k < i && conns[k] != conns[i]; k++) { /* void */ }
+
+                if (k < i) {
+                    continue;
+                }
+
+                if (ngx_http_wxauth_redis_write(conns[i], &batch->ops[w], wait_cmd, false)
+                    != NGX_OK)
+                {
+                    batch->lost = true;
+                    break;
+                }
+
+                w++;
+                batch->expected++;
+            }
+
+        } catch (...) {
+            batch->lost = true;
+        }
+    }
+
     if (batch->expected == 0) {
         delete batch;
         return NULL;
     }
 
-    ngx_http_wxauth_redis_expect(conn, batch->expected);
+    if (waits != NULL) {
+        *waits = nwaits;
+    }
 
     batch->timer.handler = ngx_http_wxauth_redis_timeout;
     batch->timer.data = batch;
-    batch->timer.log = conn->log;
-    ngx_add_timer(&batch->timer, timeout);
+    batch->timer.log = log;
+    ngx_add_timer(&batch->timer, timeout + (replicas ? wait : 0));
 
     return batch;
+}
+
+
+ngx_http_wxauth_redis_batch_t *
+ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
+    const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds,
+    ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept
+{
+    return ngx_http_wxauth_redis_send_ex(server, timeout, cmds, 0, 0, NULL, handler, data);
+}
+
+
+ngx_http_wxauth_redis_batch_t *
+ngx_http_wxauth_redis_send_replicated(ngx_http_wxauth_redis_server_t *server,
+    ngx_msec_t timeout, const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds,
+    ngx_uint_t replicas, ngx_msec_t wait, size_t *waits,
+    ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept
+{
+    return ngx_http_wxauth_redis_send_ex(server, timeout, cmds, replicas, wait, waits, handler,
+                                         data);
 }
 
 
@@ -832,6 +1098,42 @@ ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
 }
 
 
+ngx_int_t
+ngx_http_wxauth_redis_step_replicated(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    const wxauth::RedisCommands &cmds, size_t *waits, ngx_http_wxauth_step_done_pt done) noexcept
+{
+    ngx_http_wxauth_loc_conf_t  *wlcf;
+
+    wlcf = static_cast<ngx_http_wxauth_loc_conf_t *>(
+               ngx_http_get_module_loc_conf(r, ngx_http_wxauth_module));
+
+    *waits = 0;
+
+    if (wlcf->login_replicas == 0) {
+        return ngx_http_wxauth_redis_step(r, ctx, cmds, done);
+    }
+
+    if (wlcf->redis == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx->step_done = done;
+    ctx->pending = ngx_http_wxauth_redis_send_replicated(wlcf->redis, wlcf->redis_timeout, cmds,
+                                                         wlcf->login_replicas,
+                                                         wlcf->login_replicas_wait, waits,
+                                                         ngx_http_wxauth_redis_step_handler, r);
+
+    if (ctx->pending == NULL) {
+        ctx->step_done = NULL;
+        return NGX_DECLINED;
+    }
+
+    ngx_http_wxauth_park(r);
+
+    return NGX_AGAIN;
+}
+
+
 void
 ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept
 {
@@ -841,50 +1143,64 @@ ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept
 }
 
 
-ngx_int_t
-ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers)
+static ngx_http_wxauth_redis_conn_t *
+ngx_http_wxauth_redis_conn_new(ngx_http_wxauth_redis_server_t *server, ngx_log_t *log)
 {
-    ngx_uint_t                        i;
-    ngx_http_wxauth_redis_conn_t     *conn;
-    ngx_http_wxauth_redis_server_t  **server;
+    ngx_http_wxauth_redis_conn_t  *conn;
 
-    server = static_cast<ngx_http_wxauth_redis_server_t **>(servers->elts);
+    conn = static_cast<ngx_http_wxauth_redis_conn_t *>(
+               ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_wxauth_redis_conn_t)));
+    if (conn == NULL) {
+        return NULL;
+    }
 
-    for (i = 0; i < servers->nelts; i++) {
-        conn = static_cast<ngx_http_wxauth_redis_conn_t *>(
-                   ngx_pcalloc(cycle->pool, sizeof(ngx_http_wxauth_redis_conn_t)));
-        if (conn == NULL) {
+    conn->server = server;
+    conn->log = log;
+
+    conn->h.log = log;
+    conn->h.kind = "redis";
+    conn->h.name = &server->name;
+    conn->h.gone = ngx_http_wxauth_redis_gone;
+
+    conn->liveness.handler = ngx_http_wxauth_redis_liveness_expired;
+    conn->liveness.data = conn;
+    conn->liveness.log = log;
+    conn->liveness.cancelable = 1;
+
+    conn->probe.handler = ngx_http_wxauth_redis_probe;
+    conn->probe.data = conn;
+    conn->probe.log = log;
+    conn->probe.cancelable = 1;
+
+    return conn;
+}
+
+
+ngx_int_t
+ngx_http_wxauth_redis_open(ngx_http_wxauth_redis_server_t *server, ngx_log_t *log)
+{
+    server->conn = ngx_http_wxauth_redis_conn_new(server, log);
+    if (server->conn == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (server->needs_wconn) {
+        /* wxauth_login_replicas: logins WAIT on a connection of their own */
+        server->wconn = ngx_http_wxauth_redis_conn_new(server, log);
+        if (server->wconn == NULL) {
             return NGX_ERROR;
         }
+    }
 
-        conn->server = server[i];
-        conn->log = cycle->log;
+    if (server->sentinel != NULL
+        && ngx_http_wxauth_sentinel_init_worker(server, log) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
-        conn->h.log = cycle->log;
-        conn->h.kind = "redis";
-        conn->h.name = &server[i]->name;
-        conn->h.gone = ngx_http_wxauth_redis_gone;
-
-        conn->liveness.handler = ngx_http_wxauth_redis_liveness_expired;
-        conn->liveness.data = conn;
-        conn->liveness.log = cycle->log;
-        conn->liveness.cancelable = 1;
-
-        conn->probe.handler = ngx_http_wxauth_redis_probe;
-        conn->probe.data = conn;
-        conn->probe.log = cycle->log;
-        conn->probe.cancelable = 1;
-
-        server[i]->conn = conn;
-
-        if (server[i]->sentinel != NULL
-            && ngx_http_wxauth_sentinel_init_worker(server[i], cycle->log) != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        /* connect now so that the first request finds the connection up; failures retry */
-        if (ngx_http_wxauth_redis_connect(conn) != NGX_OK) {
+    /* connect now so that the first request finds the connection up; failures retry */
+    for (ngx_http_wxauth_redis_conn_t *conn : { server->conn, server->wconn }) {
+        if (conn != NULL && ngx_http_wxauth_redis_connect(conn) != NGX_OK) {
             ngx_add_timer(&conn->probe, NGX_HTTP_WXAUTH_REDIS_PROBE_INTERVAL);
         }
     }
@@ -894,24 +1210,25 @@ ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers)
 
 
 void
-ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers)
+ngx_http_wxauth_redis_close(ngx_http_wxauth_redis_server_t *server)
 {
-    ngx_uint_t                        i;
-    ngx_http_wxauth_redis_conn_t     *conn;
-    ngx_http_wxauth_redis_server_t  **server;
+    if (server->conn == NULL) {
+        return;
+    }
 
-    server = static_cast<ngx_http_wxauth_redis_server_t **>(servers->elts);
+    for (ngx_http_wxauth_redis_conn_t *conn : { server->conn, server->wconn }) {
+        if (conn != NULL) {
+            conn->exiting = 1;
+        }
+    }
 
-    for (i = 0; i < servers->nelts; i++) {
-        conn = server[i]->conn;
+    if (server->sentinel != NULL) {
+        ngx_http_wxauth_sentinel_exit_worker(server);
+    }
+
+    for (ngx_http_wxauth_redis_conn_t *conn : { server->conn, server->wconn }) {
         if (conn == NULL) {
             continue;
-        }
-
-        conn->exiting = 1;
-
-        if (server[i]->sentinel != NULL) {
-            ngx_http_wxauth_sentinel_exit_worker(server[i]);
         }
 
         if (conn->probe.timer_set) {
@@ -925,8 +1242,55 @@ ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers)
         if (conn->liveness.timer_set) {
             ngx_del_timer(&conn->liveness);
         }
+    }
 
-        server[i]->conn = NULL;
+    server->conn = NULL;
+    server->wconn = NULL;
+}
+
+
+ngx_int_t
+ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers)
+{
+    ngx_uint_t                        i;
+    ngx_http_wxauth_redis_server_t  **server;
+
+    server = static_cast<ngx_http_wxauth_redis_server_t **>(servers->elts);
+
+    for (i = 0; i < servers->nelts; i++) {
+        if (server[i]->cluster != NULL) {
+            /* a connection per node the slot map names, made as the map is learnt */
+            if (ngx_http_wxauth_cluster_init_worker(server[i], cycle->log) != NGX_OK) {
+                return NGX_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_http_wxauth_redis_open(server[i], cycle->log) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers)
+{
+    ngx_uint_t                        i;
+    ngx_http_wxauth_redis_server_t  **server;
+
+    server = static_cast<ngx_http_wxauth_redis_server_t **>(servers->elts);
+
+    for (i = 0; i < servers->nelts; i++) {
+        if (server[i]->cluster != NULL) {
+            ngx_http_wxauth_cluster_exit_worker(server[i]);
+            continue;
+        }
+
+        ngx_http_wxauth_redis_close(server[i]);
     }
 }
 

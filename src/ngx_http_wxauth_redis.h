@@ -17,12 +17,15 @@
 
 typedef struct ngx_http_wxauth_redis_conn_s  ngx_http_wxauth_redis_conn_t;
 typedef struct ngx_http_wxauth_sentinel_s    ngx_http_wxauth_sentinel_t;
+typedef struct ngx_http_wxauth_cluster_s     ngx_http_wxauth_cluster_t;
 
 
 /*
  * A Redis server: a fixed address (`wxauth_redis`), or the master that sentinels name
  * (`wxauth_redis_sentinel`; then name, host and port are this worker's current master, and
- * host.len is 0 while it is unknown).
+ * host.len is 0 while it is unknown), or a Redis Cluster (`wxauth_redis_cluster`: `cluster` is
+ * set, and this server has no connection of its own: each node the slot map names is a server
+ * of its own, made by the worker, with `cluster_of` pointing back here).
  */
 struct ngx_http_wxauth_redis_server_s {
     ngx_str_t                       name;      /* as configured, for logs */
@@ -33,8 +36,12 @@ struct ngx_http_wxauth_redis_server_s {
     ngx_int_t                       db;
     ngx_msec_t                      liveness;  /* no reply for this long: drop the connection */
     unsigned                        liveness_set:1;   /* given as liveness= */
+    unsigned                        needs_wconn:1;    /* wxauth_login_replicas uses it */
     ngx_http_wxauth_redis_conn_t   *conn;      /* this worker's connection */
+    ngx_http_wxauth_redis_conn_t   *wconn;     /* ... for logins that WAIT for replicas */
     ngx_http_wxauth_sentinel_t     *sentinel;  /* NULL: the fixed address above */
+    ngx_http_wxauth_cluster_t      *cluster;   /* wxauth_redis_cluster: seeds, slot map */
+    ngx_http_wxauth_redis_server_t *cluster_of;   /* a cluster node: its cluster's server */
 };
 
 
@@ -60,6 +67,19 @@ ngx_http_wxauth_redis_batch_t *ngx_http_wxauth_redis_send(
     ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept;
 
 /*
+ * The same, for a login that must reach `replicas` replicas (wxauth_login_replicas): the
+ * commands go on the server's (or each node's) second connection, and each connection that
+ * took one is sent `WAIT replicas wait` after them, so that no other request waits behind the
+ * WAIT. The handler gets the WAIT replies after the commands' own, one per connection used
+ * (`*waits` tells how many), in the order of first use.
+ */
+ngx_http_wxauth_redis_batch_t *ngx_http_wxauth_redis_send_replicated(
+    ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
+    const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds, ngx_uint_t replicas,
+    ngx_msec_t wait, size_t *waits, ngx_http_wxauth_redis_handler_pt handler,
+    void *data) noexcept;
+
+/*
  * A request's Redis round trip, the one asynchronous step every handler uses: sends the
  * commands as one batch with the location's timeout and parks the request. NGX_AGAIN: `done`
  * runs once the batch completed, failed or timed out (exceptions caught), then the posted
@@ -69,11 +89,26 @@ ngx_http_wxauth_redis_batch_t *ngx_http_wxauth_redis_send(
 ngx_int_t ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     const wxauth::RedisCommands &cmds, ngx_http_wxauth_step_done_pt done) noexcept;
 
+/* The step of a login with wxauth_login_replicas: the WAIT replies follow the commands' (their
+ * number in *waits). Without it, the same as ngx_http_wxauth_redis_step. */
+ngx_int_t ngx_http_wxauth_redis_step_replicated(ngx_http_request_t *r,
+    ngx_http_wxauth_ctx_t *ctx, const wxauth::RedisCommands &cmds, size_t *waits,
+    ngx_http_wxauth_step_done_pt done) noexcept;
+
 /* The owner is going away: the handler will not be called. */
 void ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept;
 
 ngx_int_t ngx_http_wxauth_redis_init_worker(ngx_cycle_t *cycle, ngx_array_t *servers);
 void ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers);
+
+/* A server's connection in this worker: made, and opened (failures retry in the background). */
+ngx_int_t ngx_http_wxauth_redis_open(ngx_http_wxauth_redis_server_t *server, ngx_log_t *log);
+/* ... and closed, for good (the worker exits). */
+void ngx_http_wxauth_redis_close(ngx_http_wxauth_redis_server_t *server);
+/* Whether a request's command may go to this server now (connecting counts; down does not). */
+bool ngx_http_wxauth_redis_usable(ngx_http_wxauth_redis_server_t *server) noexcept;
+/* Whether this server's connection answered its setup and is up. */
+bool ngx_http_wxauth_redis_ready_now(ngx_http_wxauth_redis_server_t *server) noexcept;
 
 /*
  * Sentinel mode: the sentinels named a (new) master at server->host:port: drop the connection

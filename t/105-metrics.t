@@ -210,6 +210,8 @@ our @Families = (
     [wxauth_wechat_answers_total => 'counter'],
     [wxauth_redis_errors_total => 'counter'],
     [wxauth_redis_failovers_total => 'counter'],
+    [wxauth_redis_redirects_total => 'counter'],
+    [wxauth_redis_slot_map_refreshes_total => 'counter'],
     [wxauth_redis_command_duration_seconds => 'histogram'],
     [wxauth_redis_connections => 'gauge'],
 );
@@ -387,6 +389,9 @@ sub {
         'wxauth_redis_errors_total{kind="error"}' => 0,
         'wxauth_redis_errors_total{kind="timeout"}' => 0,
         'wxauth_redis_failovers_total' => 0,
+        'wxauth_redis_redirects_total{kind="moved"}' => 0,
+        'wxauth_redis_redirects_total{kind="ask"}' => 0,
+        'wxauth_redis_slot_map_refreshes_total' => 0,
         'wxauth_redis_connections' => 2,
     });
 

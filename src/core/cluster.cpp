@@ -111,4 +111,189 @@ ClusterReply parse_cluster_error(std::string_view error)
     return r;
 }
 
+std::string_view command_key(const std::vector<std::string> &cmd) noexcept
+{
+    if (cmd.size() < 2) {
+        return {};
+    }
+    const std::string &name = cmd[0];
+    if (name == "EVAL" || name == "EVALSHA") {
+        if (cmd.size() < 4 || cmd[2] == "0") {
+            return {};
+        }
+        return cmd[3];
+    }
+    if (name == "PING" || name == "ROLE" || name == "CLUSTER" || name == "ASKING" ||
+        name == "WAIT" || name == "CLIENT" || name == "INFO") {
+        return {};
+    }
+    return cmd[1];
+}
+
+namespace {
+
+bool read_node(const ReplyView &v, std::string_view asked_host, NodeAddress &out, bool &unknown,
+               std::string &error)
+{
+    unknown = false;
+    if (!v.array || v.elements.size() < 2) {
+        error = "a node is not an array of host and port";
+        return false;
+    }
+    const ReplyView &host = v.elements[0];
+    const ReplyView &port = v.elements[1];
+    if (host.outcome != ReplyOutcome::value) {
+        error = "a node's host is not a string";
+        return false;
+    }
+    if (host.text == "?") {
+        unknown = true;
+        return true;
+    }
+    std::string port_text;
+    if (port.outcome == ReplyOutcome::integer) {
+        if (port.integer <= 0 || port.integer > 65535) {
+            error = "invalid port";
+            return false;
+        }
+        port_text = std::to_string(port.integer);
+    } else if (port.outcome == ReplyOutcome::value) {
+        port_text = port.text;
+    } else {
+        error = "a node's port is not a number";
+        return false;
+    }
+    std::string_view h = host.text.empty() ? asked_host : std::string_view(host.text);
+    return parse_node_address(h, port_text, out, error);
+}
+
+}  // namespace
+
+bool parse_cluster_slots(const ReplyView &reply, std::string_view asked_host,
+                         std::vector<SlotRange> &out, std::string &error)
+{
+    out.clear();
+    if (!reply.array) {
+        error = reply.outcome == ReplyOutcome::error && !reply.text.empty()
+                    ? "CLUSTER SLOTS failed: " + reply.text
+                    : "CLUSTER SLOTS did not answer with an array";
+        return false;
+    }
+    for (const ReplyView &r : reply.elements) {
+        if (!r.array || r.elements.size() < 3 || r.elements[0].outcome != ReplyOutcome::integer ||
+            r.elements[1].outcome != ReplyOutcome::integer) {
+            error = "a slot range is not [first, last, master, ...]";
+            return false;
+        }
+        long long first = r.elements[0].integer, last = r.elements[1].integer;
+        if (first < 0 || last < first || last >= static_cast<long long>(cluster_slots)) {
+            error = "a slot range is out of 0..16383";
+            return false;
+        }
+        SlotRange range;
+        range.first = unsigned(first);
+        range.last = unsigned(last);
+        bool unknown = false;
+        std::string why;
+        if (!read_node(r.elements[2], asked_host, range.master, unknown, why)) {
+            error = "the master of slots " + std::to_string(first) + "-" + std::to_string(last) +
+                    ": " + why;
+            return false;
+        }
+        if (unknown) {
+            continue;
+        }
+        for (std::size_t i = 3; i < r.elements.size(); i++) {
+            NodeAddress replica;
+            if (read_node(r.elements[i], asked_host, replica, unknown, why) && !unknown) {
+                range.replicas.push_back(std::move(replica));
+            }
+        }
+        out.push_back(std::move(range));
+    }
+    return true;
+}
+
+std::uint16_t SlotMap::find(const NodeAddress &a) const noexcept
+{
+    for (std::size_t i = 0; i < nodes_.size(); i++) {
+        if (nodes_[i] == a) {
+            return std::uint16_t(i);
+        }
+    }
+    return none;
+}
+
+std::uint16_t SlotMap::intern(const NodeAddress &a)
+{
+    std::uint16_t n = find(a);
+    if (n != none) {
+        return n;
+    }
+    if (nodes_.size() >= max_nodes) {
+        return none;
+    }
+    nodes_.push_back(a);
+    replicas_.resize(nodes_.size());
+    return std::uint16_t(nodes_.size() - 1);
+}
+
+std::size_t SlotMap::assign(const std::vector<SlotRange> &ranges)
+{
+    std::vector<std::uint16_t> next(cluster_slots, none);
+    std::vector<std::vector<std::uint16_t>> reps(nodes_.size());
+    for (const SlotRange &r : ranges) {
+        std::uint16_t m = intern(r.master);
+        if (m == none) {
+            continue;
+        }
+        reps.resize(nodes_.size());
+        for (unsigned s = r.first; s <= r.last && s < cluster_slots; s++) {
+            next[s] = m;
+        }
+        for (const NodeAddress &ra : r.replicas) {
+            std::uint16_t n = intern(ra);
+            reps.resize(nodes_.size());
+            if (n != none && n != m) {
+                bool seen = false;
+                for (std::uint16_t x : reps[m]) {
+                    seen = seen || x == n;
+                }
+                if (!seen) {
+                    reps[m].push_back(n);
+                }
+            }
+        }
+    }
+    reps.resize(nodes_.size());
+    std::size_t changed = 0;
+    for (unsigned s = 0; s < cluster_slots; s++) {
+        changed += next[s] != owner_[s];
+    }
+    owner_.swap(next);
+    replicas_.swap(reps);
+    return changed;
+}
+
+void SlotMap::move(unsigned slot, std::uint16_t node) noexcept
+{
+    if (slot < cluster_slots && (node == none || node < nodes_.size())) {
+        owner_[slot] = node;
+    }
+}
+
+std::size_t SlotMap::slots_of(std::uint16_t node) const noexcept
+{
+    std::size_t n = 0;
+    for (std::uint16_t o : owner_) {
+        n += o == node;
+    }
+    return n;
+}
+
+std::size_t SlotMap::uncovered() const noexcept
+{
+    return slots_of(none);
+}
+
 }  // namespace wxauth

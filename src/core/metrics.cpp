@@ -87,6 +87,15 @@ constexpr Series redis_failovers[] = {
     {Metric::redis_failovers, nullptr},
 };
 
+constexpr Series redis_redirects[] = {
+    {Metric::redis_redirects_moved, "kind=\"moved\""},
+    {Metric::redis_redirects_ask, "kind=\"ask\""},
+};
+
+constexpr Series redis_slot_map_refreshes[] = {
+    {Metric::redis_slot_map_refreshes, nullptr},
+};
+
 constexpr Series redis_errors[] = {
     {Metric::redis_errors, "kind=\"error\""},
     {Metric::redis_timeouts, "kind=\"timeout\""},
@@ -220,8 +229,14 @@ std::string render_prometheus(const std::uint64_t *values)
     counter_family(out, "wxauth_redis_errors_total", "Redis failures by kind.",
                    redis_errors, values);
     counter_family(out, "wxauth_redis_failovers_total",
-                   "Sentinel failovers followed: a worker moved to a newly promoted master.",
+                   "Failovers followed: a worker moved to a master Sentinel or Redis Cluster "
+                   "promoted.",
                    redis_failovers, values);
+    counter_family(out, "wxauth_redis_redirects_total",
+                   "Redis Cluster redirects followed (MOVED, ASK).", redis_redirects, values);
+    counter_family(out, "wxauth_redis_slot_map_refreshes_total",
+                   "Redis Cluster slot maps read (CLUSTER SLOTS).", redis_slot_map_refreshes,
+                   values);
 
     latency_histogram(out, values);
 

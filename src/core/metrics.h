@@ -82,8 +82,16 @@ enum class Metric : unsigned {
     // wxauth_redis_connections (gauge): currently open connections, all workers
     redis_connections,
 
-    // wxauth_redis_failovers_total: a worker moved to a new master a Sentinel promoted
+    // wxauth_redis_failovers_total: a worker moved to a new master a Sentinel promoted, or
+    // found a cluster node's slots served by another node while it could not reach it
     redis_failovers,
+
+    // wxauth_redis_redirects_total{kind="moved"|"ask"}: Redis Cluster redirects followed
+    redis_redirects_moved,
+    redis_redirects_ask,
+
+    // wxauth_redis_slot_map_refreshes_total: Redis Cluster slot maps read (CLUSTER SLOTS)
+    redis_slot_map_refreshes,
 
     count_  // number of slots
 };

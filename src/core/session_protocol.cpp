@@ -1,5 +1,7 @@
 #include "session_protocol.h"
 
+#include <algorithm>
+
 #include <utility>
 
 #include "token.h"
@@ -216,13 +218,14 @@ LoginPlan login_commands(const LoginPolicy &policy, std::string_view token,
     return plan;
 }
 
-LoginResult login_result(const std::vector<ReplyView> &replies, std::size_t expected)
+LoginResult login_result(const std::vector<ReplyView> &replies, std::size_t expected,
+                         std::string_view prefix)
 {
     LoginResult res;
 
     for (std::size_t i = 1; i < expected; i++) {
         const ReplyView &r = reply_at(replies, i);
-        if (r.outcome == ReplyOutcome::error) {
+        if (r.outcome == ReplyOutcome::error && !r.array) {   // the script answers an array
             res.error = Error::store_unavailable;
             res.log = note(Severity::error,
                            "redis refused a login bookkeeping command: " + r.text);
@@ -232,6 +235,14 @@ LoginResult login_result(const std::vector<ReplyView> &replies, std::size_t expe
 
     const ReplyView &set = reply_at(replies, 0);
     if (set.outcome == ReplyOutcome::ok) {
+        if (expected == login_command_count(true)) {
+            const ReplyView &old = reply_at(replies, 2);
+            for (const ReplyView &k : old.elements) {
+                if (k.outcome == ReplyOutcome::value && is_session_storage_key(prefix, k.text)) {
+                    res.ended.push_back(k.text);
+                }
+            }
+        }
         return res;
     }
 
@@ -240,6 +251,75 @@ LoginResult login_result(const std::vector<ReplyView> &replies, std::size_t expe
         res.log = note(Severity::error, "redis refused to store the session: " + set.text);
     } else {
         res.log = note(Severity::alert, "a new session token collided with a stored one");
+    }
+    return res;
+}
+
+
+bool is_session_storage_key(std::string_view prefix, std::string_view key) noexcept
+{
+    if (key.size() != prefix.size() + 2 + 64 || key.substr(0, prefix.size()) != prefix
+        || key.substr(prefix.size(), 2) != "s:")
+    {
+        return false;
+    }
+    for (char c : key.substr(prefix.size() + 2)) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+LoginResult replication_result(const std::vector<ReplyView> &replies, std::size_t first,
+                               std::size_t count, long long replicas, long long wait_ms)
+{
+    LoginResult res;
+    long long fewest = replicas;
+    for (std::size_t i = first; i < first + count; i++) {
+        const ReplyView &r = reply_at(replies, i);
+        if (r.outcome == ReplyOutcome::integer) {
+            fewest = std::min(fewest, r.integer);
+            continue;
+        }
+        res.error = Error::store_unavailable;
+        res.log = note(Severity::error, "redis refused WAIT: " +
+                                            (r.outcome == ReplyOutcome::error
+                                                 ? r.text
+                                                 : std::string("an answer that is no count")));
+        return res;
+    }
+    if (fewest < replicas) {
+        res.error = Error::store_unavailable;
+        res.log = note(Severity::error, "the login's writes reached " + std::to_string(fewest) +
+                                            " of " + std::to_string(replicas) +
+                                            " replicas within " + std::to_string(wait_ms) +
+                                            " ms");
+    }
+    return res;
+}
+
+RedisCommands end_sessions_commands(const std::vector<std::string> &keys)
+{
+    RedisCommands cmds;
+    cmds.reserve(keys.size());
+    for (const std::string &k : keys) {
+        cmds.push_back({"DEL", k});
+    }
+    return cmds;
+}
+
+LoginResult end_sessions_result(const std::vector<ReplyView> &replies, std::size_t expected)
+{
+    LoginResult res;
+    for (std::size_t i = 0; i < expected; i++) {
+        const ReplyView &r = reply_at(replies, i);
+        if (r.outcome == ReplyOutcome::error) {
+            res.error = Error::store_unavailable;
+            res.log = note(Severity::error,
+                           "redis refused to end an older session of the user: " + r.text);
+            return res;
+        }
     }
     return res;
 }

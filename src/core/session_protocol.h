@@ -138,32 +138,59 @@ LoginPlan login_commands(const LoginPolicy &policy, std::string_view token,
                          const Code2SessionResult &wechat, std::int64_t now);
 
 struct LoginResult {
-    std::optional<Error> error;     // none: stored, answer with the token
+    std::optional<Error> error;     // none: stored, answer with the token (after `ended`)
     std::optional<LogNote> log;
+    // Single session: the storage keys of the user's older sessions, to end (end_sessions_
+    // commands) before the login answers. Only keys of this prefix's session shape
+    // (prefix + "s:" + 64 hex digits) are taken from the script's answer.
+    std::vector<std::string> ended;
 };
 
 // `expected`: the number of commands sent (LoginPlan::commands.size()).
-// First, any of replies[1 .. expected-1] that is an error (NULL, missing) -> store_unavailable,
-// error log "redis refused a login bookkeeping command: <text>" (the first one); other shapes
-// are accepted. Then replies[0]: "OK" status -> stored; an error (NULL, missing) ->
+// First, any of replies[1 .. expected-1] that is an error (NULL, missing; an array is not) ->
+// store_unavailable, error log "redis refused a login bookkeeping command: <text>" (the first
+// one); other shapes are accepted. Then replies[0]: "OK" status -> stored; an error (NULL, missing) ->
 // store_unavailable, error log "redis refused to store the session: <text>"; anything else
 // (nil: the NX collision; a value, an integer) -> store_unavailable, alert log "a new session
-// token collided with a stored one".
-LoginResult login_result(const std::vector<ReplyView> &replies, std::size_t expected);
+// token collided with a stored one". When stored and expected is 3 (single session), an array
+// reply of the script lists the sessions to end (`ended`; other shapes: none).
+LoginResult login_result(const std::vector<ReplyView> &replies, std::size_t expected,
+                         std::string_view prefix);
+
+// wxauth_login_replicas N: after the login batch, each node that took its writes answered
+// `WAIT N <ms>` on the same connection (replies[first .. first+count-1]). Each must be an
+// integer >= N; otherwise -> store_unavailable (the session may not survive a failover, so no
+// token is given out), error log "the login's writes reached <K> of <N> replicas within <ms> ms"
+// (the smallest count) or "redis refused WAIT: <text>". count 0: always done.
+LoginResult replication_result(const std::vector<ReplyView> &replies, std::size_t first,
+                               std::size_t count, long long replicas, long long wait_ms);
+
+// True for prefix + "s:" + 64 lowercase hex digits (session_storage_key's shape).
+bool is_session_storage_key(std::string_view prefix, std::string_view key) noexcept;
+
+// {DEL key} for each key: one command per key, so that in Redis Cluster each goes to the node
+// of its own slot.
+RedisCommands end_sessions_commands(const std::vector<std::string> &keys);
+
+// Any reply that is an error (NULL, missing) -> store_unavailable, error log "redis refused to
+// end an older session of the user: <text>" (the login is refused: the single-session promise
+// would not hold); integers (1 ended, 0 already gone) and other shapes: done.
+LoginResult end_sessions_result(const std::vector<ReplyView> &replies, std::size_t expected);
 
 
 // ---- end the user's other sessions (single-session policy, part of the login batch) --------
 
-// The Lua script: deletes every session listed in KEYS[1] (the user's session set) and the set,
-// then makes the set hold ARGV[1] (the new session's storage key) with expiry ARGV[2]; returns
-// the number of sessions ended.
+// The Lua script: makes the user's session set (KEYS[1]) hold only ARGV[1] (the new session's
+// storage key), with expiry ARGV[2], and returns the keys it held before: the sessions to end.
+// It touches only KEYS[1], so it is valid in Redis Cluster, where a user's sessions live in
+// other slots (each session key is hashed on its own token): the glue ends them with
+// end_sessions_commands, one DEL per key, each routed to its own node, before it answers.
 inline constexpr std::string_view end_other_sessions_script =
     "local old = redis.call('SMEMBERS', KEYS[1]) "
-    "for _, k in ipairs(old) do redis.call('DEL', k) end "
     "redis.call('DEL', KEYS[1]) "
     "redis.call('SADD', KEYS[1], ARGV[1]) "
     "redis.call('EXPIRE', KEYS[1], ARGV[2]) "
-    "return #old";
+    "return old";
 
 // {EVAL <script> 1 <user_sessions_key> <storage_key> <keys_ttl>}. Its reply is read by
 // login_result (an error refuses the login).

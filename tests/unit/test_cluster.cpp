@@ -98,3 +98,159 @@ TEST(Cluster, MalformedRedirectsAreNotRedirects)
     }
     EXPECT_EQ(parse_cluster_error("TRYAGAINX").kind, ClusterReply::Kind::other);
 }
+
+namespace {
+
+ReplyView v_str(const std::string &s)
+{
+    ReplyView v;
+    v.outcome = ReplyOutcome::value;
+    v.text = s;
+    return v;
+}
+
+ReplyView v_int(long long n)
+{
+    ReplyView v;
+    v.outcome = ReplyOutcome::integer;
+    v.integer = n;
+    return v;
+}
+
+ReplyView v_arr(std::vector<ReplyView> items)
+{
+    ReplyView v;
+    v.array = true;
+    v.elements = std::move(items);
+    return v;
+}
+
+ReplyView node(const std::string &host, long long port)
+{
+    return v_arr({v_str(host), v_int(port), v_str("07c37dfeb235213a872192d90877d0cd55635b91")});
+}
+
+}  // namespace
+
+TEST(Cluster, CommandKey)
+{
+    EXPECT_EQ(command_key({"GET", "k1"}), "k1");
+    EXPECT_EQ(command_key({"SET", "k2", "v", "EX", "5", "NX"}), "k2");
+    EXPECT_EQ(command_key({"EVAL", "return 1", "1", "u:1", "a"}), "u:1");
+    EXPECT_EQ(command_key({"EVAL", "return 1", "0"}), "");
+    EXPECT_EQ(command_key({"PING"}), "");
+    EXPECT_EQ(command_key({"CLUSTER", "SLOTS"}), "");
+    EXPECT_EQ(command_key({"WAIT", "1", "100"}), "");
+    EXPECT_EQ(command_key({}), "");
+}
+
+TEST(Cluster, SlotsReplyOfThreeMasters)
+{
+    ReplyView reply = v_arr({
+        v_arr({v_int(0), v_int(5460), node("127.0.0.1", 7000), node("127.0.0.1", 7004)}),
+        v_arr({v_int(5461), v_int(10922), node("127.0.0.1", 7001), node("127.0.0.1", 7005)}),
+        v_arr({v_int(10923), v_int(16383), node("", 7002), node("?", 7003)}),
+    });
+    std::vector<SlotRange> ranges;
+    std::string error;
+    ASSERT_TRUE(parse_cluster_slots(reply, "10.0.0.9", ranges, error)) << error;
+    ASSERT_EQ(ranges.size(), 3u);
+    EXPECT_EQ(ranges[0].first, 0u);
+    EXPECT_EQ(ranges[0].last, 5460u);
+    EXPECT_EQ(to_string(ranges[0].master), "127.0.0.1:7000");
+    ASSERT_EQ(ranges[0].replicas.size(), 1u);
+    EXPECT_EQ(to_string(ranges[0].replicas[0]), "127.0.0.1:7004");
+    // an empty host: the node that was asked; an unknown replica ("?") is left out
+    EXPECT_EQ(to_string(ranges[2].master), "10.0.0.9:7002");
+    EXPECT_TRUE(ranges[2].replicas.empty());
+}
+
+TEST(Cluster, SlotsReplyRefusals)
+{
+    std::vector<SlotRange> ranges;
+    std::string error;
+    ReplyView err;
+    err.outcome = ReplyOutcome::error;
+    err.text = "ERR This instance has cluster support disabled";
+    EXPECT_FALSE(parse_cluster_slots(err, "127.0.0.1", ranges, error));
+    EXPECT_NE(error.find("cluster support disabled"), std::string::npos);
+
+    // reversed, out of range, a host name, a bad port, a short range
+    EXPECT_FALSE(parse_cluster_slots(
+        v_arr({v_arr({v_int(10), v_int(5), node("127.0.0.1", 7000)})}), "", ranges, error));
+    EXPECT_FALSE(parse_cluster_slots(
+        v_arr({v_arr({v_int(0), v_int(16384), node("127.0.0.1", 7000)})}), "", ranges, error));
+    EXPECT_FALSE(parse_cluster_slots(
+        v_arr({v_arr({v_int(0), v_int(1), node("redis-1.example", 7000)})}), "", ranges, error));
+    EXPECT_FALSE(parse_cluster_slots(
+        v_arr({v_arr({v_int(0), v_int(1), node("127.0.0.1", 70000)})}), "", ranges, error));
+    EXPECT_FALSE(parse_cluster_slots(v_arr({v_arr({v_int(0), v_int(1)})}), "", ranges, error));
+    // an unknown master endpoint: the range is left out, the rest is used
+    ASSERT_TRUE(parse_cluster_slots(
+        v_arr({v_arr({v_int(0), v_int(1), node("?", 7000)}),
+               v_arr({v_int(2), v_int(3), node("::1", 7001)})}), "", ranges, error));
+    ASSERT_EQ(ranges.size(), 1u);
+    EXPECT_EQ(to_string(ranges[0].master), "[::1]:7001");
+    // no slots at all (a cluster being created): an empty map, not a failure
+    ASSERT_TRUE(parse_cluster_slots(v_arr({}), "", ranges, error));
+    EXPECT_TRUE(ranges.empty());
+}
+
+TEST(Cluster, SlotMapAssignAndMove)
+{
+    SlotMap map;
+    EXPECT_EQ(map.uncovered(), cluster_slots);
+    EXPECT_EQ(map.owner(0), SlotMap::none);
+    EXPECT_EQ(map.owner(cluster_slots), SlotMap::none);
+
+    NodeAddress a{"127.0.0.1", 7000}, b{"127.0.0.1", 7001}, ra{"127.0.0.1", 7003};
+    std::vector<SlotRange> ranges(2);
+    ranges[0].first = 0;
+    ranges[0].last = 8191;
+    ranges[0].master = a;
+    ranges[0].replicas = {ra};
+    ranges[1].first = 8192;
+    ranges[1].last = 16383;
+    ranges[1].master = b;
+    EXPECT_EQ(map.assign(ranges), cluster_slots);
+    EXPECT_EQ(map.uncovered(), 0u);
+    std::uint16_t na = map.find(a), nb = map.find(b), nra = map.find(ra);
+    ASSERT_NE(na, SlotMap::none);
+    ASSERT_NE(nb, SlotMap::none);
+    ASSERT_NE(nra, SlotMap::none);
+    EXPECT_EQ(map.owner(key_slot("hello")), na);   // 866
+    EXPECT_EQ(map.owner(key_slot("foo")), nb);     // 12182
+    EXPECT_EQ(map.slots_of(na), 8192u);
+    ASSERT_EQ(map.replicas()[na].size(), 1u);
+    EXPECT_EQ(map.replicas()[na][0], nra);
+
+    // the same map again changes nothing, numbers stay
+    EXPECT_EQ(map.assign(ranges), 0u);
+    EXPECT_EQ(map.find(a), na);
+
+    // a MOVED
+    map.move(866, nb);
+    EXPECT_EQ(map.owner(866), nb);
+    EXPECT_EQ(map.slots_of(na), 8191u);
+
+    // a failover: the replica serves a's slots now; a keeps its number
+    ranges[0].master = ra;
+    ranges[0].replicas.clear();
+    EXPECT_EQ(map.assign(ranges), 8192u);
+    EXPECT_EQ(map.owner(0), nra);
+    EXPECT_EQ(map.slots_of(na), 0u);
+    EXPECT_EQ(map.find(a), na);
+    EXPECT_EQ(map.node_count(), 3u);
+}
+
+TEST(Cluster, SlotMapNodeLimit)
+{
+    SlotMap map;
+    for (std::size_t i = 0; i < SlotMap::max_nodes; i++) {
+        ASSERT_NE(map.intern({"10.0." + std::to_string(i / 250) + "." + std::to_string(i % 250),
+                              7000}),
+                  SlotMap::none);
+    }
+    EXPECT_EQ(map.intern({"127.0.0.1", 1}), SlotMap::none);
+    EXPECT_EQ(map.node_count(), SlotMap::max_nodes);
+}

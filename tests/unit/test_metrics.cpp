@@ -347,6 +347,9 @@ const Expected expected_counters[] = {
     {"wxauth_redis_errors_total{kind=\"error\"}", Metric::redis_errors},
     {"wxauth_redis_errors_total{kind=\"timeout\"}", Metric::redis_timeouts},
     {"wxauth_redis_failovers_total", Metric::redis_failovers},
+    {"wxauth_redis_redirects_total{kind=\"moved\"}", Metric::redis_redirects_moved},
+    {"wxauth_redis_redirects_total{kind=\"ask\"}", Metric::redis_redirects_ask},
+    {"wxauth_redis_slot_map_refreshes_total", Metric::redis_slot_map_refreshes},
 };
 
 const char *const expected_le[] = {"0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
@@ -416,9 +419,11 @@ TEST(MetricsRender, AllZeroIsValidAndHoldsEverySeries)
     EXPECT_EQ(e.types["wxauth_wechat_answers_total"], "counter");
     EXPECT_EQ(e.types["wxauth_redis_errors_total"], "counter");
     EXPECT_EQ(e.types["wxauth_redis_failovers_total"], "counter");
+    EXPECT_EQ(e.types["wxauth_redis_redirects_total"], "counter");
+    EXPECT_EQ(e.types["wxauth_redis_slot_map_refreshes_total"], "counter");
     EXPECT_EQ(e.types[hist], "histogram");
     EXPECT_EQ(e.types["wxauth_redis_connections"], "gauge");
-    EXPECT_EQ(e.types.size(), 10u);
+    EXPECT_EQ(e.types.size(), 12u);
 }
 
 TEST(MetricsRender, EveryCounterReadsItsOwnSlot)

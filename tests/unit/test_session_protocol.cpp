@@ -51,11 +51,10 @@ constexpr std::int64_t now = 1700000400;
 
 const char *const script_text =
     "local old = redis.call('SMEMBERS', KEYS[1]) "
-    "for _, k in ipairs(old) do redis.call('DEL', k) end "
     "redis.call('DEL', KEYS[1]) "
     "redis.call('SADD', KEYS[1], ARGV[1]) "
     "redis.call('EXPIRE', KEYS[1], ARGV[2]) "
-    "return #old";
+    "return old";
 
 // A renewing session of 600 s issued 400 s ago (so 200 s are left when PTTL says 200000).
 SessionRecord renewing(std::int64_t max_until = 0)
@@ -529,20 +528,39 @@ TEST(SessionProtocol, EndOtherSessionsCommands)
 
 TEST(SessionProtocol, LoginStored)
 {
-    LoginResult r = login_result({ok(), ok()}, 2);
+    LoginResult r = login_result({ok(), ok()}, 2, prefix);
     EXPECT_FALSE(r.error.has_value());
     EXPECT_FALSE(r.log.has_value());
 
-    // EVAL answers the number of sessions it ended
-    r = login_result({ok(), ok(), integer(0)}, 3);
+    // EVAL answers the sessions the set held: they are to be ended (only session keys of this
+    // prefix are taken; anything else in the set is never deleted)
+    r = login_result({ok(), ok(), array()}, 3, prefix);
     EXPECT_FALSE(r.error.has_value());
     EXPECT_FALSE(r.log.has_value());
-    r = login_result({ok(), ok(), integer(2)}, 3);
+    EXPECT_TRUE(r.ended.empty());
+    const std::string other = prefix + "s:" + std::string(64, 'a');
+    ReplyView held = array();
+    const std::string upper = prefix + "s:" + std::string(64, 'A');
+    const std::string foreign = "shop:s:" + std::string(64, 'a');
+    const std::string longer = skey + "0";
+    held.elements = {value(skey.c_str()), value(other.c_str()), value("wxauth:k:x"),
+                     value(upper.c_str()), value(foreign.c_str()), integer(3),
+                     value(longer.c_str())};
+    r = login_result({ok(), ok(), held}, 3, prefix);
     EXPECT_FALSE(r.error.has_value());
+    EXPECT_EQ(r.ended, (std::vector<std::string>{skey, other}));
+    // an integer (a script of an older module): nothing to end here
+    r = login_result({ok(), ok(), integer(2)}, 3, prefix);
+    EXPECT_FALSE(r.error.has_value());
+    EXPECT_TRUE(r.ended.empty());
+    // not stored: nothing is ended
+    r = login_result({nil(), ok(), held}, 3, prefix);
+    EXPECT_TRUE(r.error.has_value());
+    EXPECT_TRUE(r.ended.empty());
 
     // bookkeeping replies of another shape are accepted, as today
     for (const ReplyView &other : {nil(), integer(1), value("x"), status("QUEUED")}) {
-        r = login_result({ok(), other, other}, 3);
+        r = login_result({ok(), other, other}, 3, prefix);
         EXPECT_FALSE(r.error.has_value());
         EXPECT_FALSE(r.log.has_value());
     }
@@ -550,12 +568,12 @@ TEST(SessionProtocol, LoginStored)
 
 TEST(SessionProtocol, LoginCollision)
 {
-    LoginResult r = login_result({nil(), ok()}, 2);
+    LoginResult r = login_result({nil(), ok()}, 2, prefix);
     ASSERT_TRUE(r.error.has_value());
     EXPECT_EQ(*r.error, Error::store_unavailable);
     expect_log(r.log, Severity::alert, "a new session token collided with a stored one");
 
-    r = login_result({nil(), ok(), integer(0)}, 3);
+    r = login_result({nil(), ok(), integer(0)}, 3, prefix);
     ASSERT_TRUE(r.error.has_value());
     EXPECT_EQ(*r.error, Error::store_unavailable);
     expect_log(r.log, Severity::alert, "a new session token collided with a stored one");
@@ -565,18 +583,18 @@ TEST(SessionProtocol, LoginSetRefused)
 {
     LoginResult r = login_result({error("OOM command not allowed when used memory > 'maxmemory'."),
                                   ok()},
-                                 2);
+                                 2, prefix);
     ASSERT_TRUE(r.error.has_value());
     EXPECT_EQ(*r.error, Error::store_unavailable);
     expect_log(r.log, Severity::error,
                "redis refused to store the session: OOM command not allowed when used memory > "
                "'maxmemory'.");
 
-    r = login_result({no_reply(), ok()}, 2);
+    r = login_result({no_reply(), ok()}, 2, prefix);
     ASSERT_TRUE(r.error.has_value());
     expect_log(r.log, Severity::error, "redis refused to store the session: no reply");
 
-    r = login_result({array(), ok()}, 2);
+    r = login_result({array(), ok()}, 2, prefix);
     ASSERT_TRUE(r.error.has_value());
     expect_log(r.log, Severity::error,
                "redis refused to store the session: unexpected reply type 2");
@@ -586,7 +604,7 @@ TEST(SessionProtocol, LoginSetWrongType)
 {
     // anything but OK and an error: today's glue takes it for the NX collision
     for (const ReplyView &other : {integer(1), value("OK"), status("QUEUED")}) {
-        LoginResult r = login_result({other, ok()}, 2);
+        LoginResult r = login_result({other, ok()}, 2, prefix);
         ASSERT_TRUE(r.error.has_value());
         EXPECT_EQ(*r.error, Error::store_unavailable);
         expect_log(r.log, Severity::alert, "a new session token collided with a stored one");
@@ -597,7 +615,7 @@ TEST(SessionProtocol, LoginBookkeepingRefused)
 {
     LoginResult r = login_result({ok(), error("READONLY You can't write against a read only "
                                               "replica.")},
-                                 2);
+                                 2, prefix);
     ASSERT_TRUE(r.error.has_value());
     EXPECT_EQ(*r.error, Error::store_unavailable);
     expect_log(r.log, Severity::error,
@@ -605,50 +623,50 @@ TEST(SessionProtocol, LoginBookkeepingRefused)
                "read only replica.");
 
     // the script failing
-    r = login_result({ok(), ok(), error("NOSCRIPT x")}, 3);
+    r = login_result({ok(), ok(), error("NOSCRIPT x")}, 3, prefix);
     ASSERT_TRUE(r.error.has_value());
     expect_log(r.log, Severity::error, "redis refused a login bookkeeping command: NOSCRIPT x");
 
     // checked before the session's own SET, the first one is logged
-    r = login_result({nil(), error("ERR first"), error("ERR second")}, 3);
+    r = login_result({nil(), error("ERR first"), error("ERR second")}, 3, prefix);
     ASSERT_TRUE(r.error.has_value());
     EXPECT_EQ(*r.error, Error::store_unavailable);
     expect_log(r.log, Severity::error, "redis refused a login bookkeeping command: ERR first");
 
-    r = login_result({ok(), no_reply()}, 2);
+    r = login_result({ok(), no_reply()}, 2, prefix);
     ASSERT_TRUE(r.error.has_value());
     expect_log(r.log, Severity::error, "redis refused a login bookkeeping command: no reply");
 }
 
 TEST(SessionProtocol, LoginShortArray)
 {
-    LoginResult r = login_result({}, 2);
+    LoginResult r = login_result({}, 2, prefix);
     ASSERT_TRUE(r.error.has_value());
     EXPECT_EQ(*r.error, Error::store_unavailable);
     expect_log(r.log, Severity::error, "redis refused a login bookkeeping command: no reply");
 
-    r = login_result({ok()}, 2);
+    r = login_result({ok()}, 2, prefix);
     ASSERT_TRUE(r.error.has_value());
     EXPECT_EQ(*r.error, Error::store_unavailable);
     expect_log(r.log, Severity::error, "redis refused a login bookkeeping command: no reply");
 
-    r = login_result({ok(), ok()}, 3);
+    r = login_result({ok(), ok()}, 3, prefix);
     ASSERT_TRUE(r.error.has_value());
     EXPECT_EQ(*r.error, Error::store_unavailable);
     expect_log(r.log, Severity::error, "redis refused a login bookkeeping command: no reply");
 
     // a batch of one command only (never sent today): its reply is all there is to read
-    r = login_result({}, 1);
+    r = login_result({}, 1, prefix);
     ASSERT_TRUE(r.error.has_value());
     expect_log(r.log, Severity::error, "redis refused to store the session: no reply");
-    r = login_result({}, 0);
+    r = login_result({}, 0, prefix);
     ASSERT_TRUE(r.error.has_value());
     expect_log(r.log, Severity::error, "redis refused to store the session: no reply");
 }
 
 TEST(SessionProtocol, LoginRepliesBeyondExpectedIgnored)
 {
-    LoginResult r = login_result({ok(), ok(), error("ERR extra")}, 2);
+    LoginResult r = login_result({ok(), ok(), error("ERR extra")}, 2, prefix);
     EXPECT_FALSE(r.error.has_value());
 }
 
@@ -737,4 +755,60 @@ TEST(SessionProtocol, LatestKeyErrors)
         EXPECT_TRUE(r.session_key.empty());
         EXPECT_FALSE(r.log.has_value());
     }
+}
+
+TEST(SessionProtocol, EndSessions)
+{
+    const std::string other = prefix + "s:" + std::string(64, 'b');
+    EXPECT_EQ(end_sessions_commands({skey, other}),
+              (RedisCommands{{"DEL", skey}, {"DEL", other}}));
+    EXPECT_TRUE(end_sessions_commands({}).empty());
+
+    LoginResult r = end_sessions_result({integer(1), integer(0)}, 2);
+    EXPECT_FALSE(r.error.has_value());
+    EXPECT_FALSE(r.log.has_value());
+    r = end_sessions_result({integer(1), error("CLUSTERDOWN The cluster is down")}, 2);
+    ASSERT_TRUE(r.error.has_value());
+    EXPECT_EQ(*r.error, Error::store_unavailable);
+    expect_log(r.log, Severity::error,
+               "redis refused to end an older session of the user: CLUSTERDOWN The cluster is "
+               "down");
+    r = end_sessions_result({integer(1)}, 2);   // a reply missing
+    ASSERT_TRUE(r.error.has_value());
+}
+
+TEST(SessionProtocol, SessionStorageKeyShape)
+{
+    EXPECT_TRUE(is_session_storage_key(prefix, skey));
+    EXPECT_TRUE(is_session_storage_key("", "s:" + std::string(64, '0')));
+    EXPECT_FALSE(is_session_storage_key(prefix, skey.substr(0, skey.size() - 1)));
+    EXPECT_FALSE(is_session_storage_key("other:", skey));
+    EXPECT_FALSE(is_session_storage_key(prefix, prefix + "u:" + std::string(64, '0')));
+    EXPECT_FALSE(is_session_storage_key(prefix, prefix + "s:" + std::string(63, '0') + "g"));
+}
+
+TEST(SessionProtocol, ReplicationResult)
+{
+    // nothing asked
+    EXPECT_FALSE(replication_result({ok(), ok()}, 2, 0, 1, 500).error.has_value());
+    // two nodes took writes, both acknowledged by enough replicas
+    EXPECT_FALSE(replication_result({ok(), ok(), integer(1), integer(2)}, 2, 2, 1, 500)
+                     .error.has_value());
+    // one node's replicas did not acknowledge in time
+    LoginResult r = replication_result({ok(), ok(), integer(2), integer(0)}, 2, 2, 1, 500);
+    ASSERT_TRUE(r.error.has_value());
+    EXPECT_EQ(*r.error, Error::store_unavailable);
+    expect_log(r.log, Severity::error, "the login's writes reached 0 of 1 replicas within 500 ms");
+    r = replication_result({ok(), ok(), integer(1)}, 2, 1, 2, 1000);
+    expect_log(r.log, Severity::error, "the login's writes reached 1 of 2 replicas within 1000 ms");
+    // WAIT refused, missing, or answered with something else
+    r = replication_result({ok(), ok(), error("ERR WAIT cannot be used with replica instances.")},
+                           2, 1, 1, 500);
+    ASSERT_TRUE(r.error.has_value());
+    expect_log(r.log, Severity::error,
+               "redis refused WAIT: ERR WAIT cannot be used with replica instances.");
+    r = replication_result({ok(), ok()}, 2, 1, 1, 500);
+    ASSERT_TRUE(r.error.has_value());
+    r = replication_result({ok(), ok(), nil()}, 2, 1, 1, 500);
+    expect_log(r.log, Severity::error, "redis refused WAIT: an answer that is no count");
 }
