@@ -5,6 +5,7 @@
 
 #include "ngx_http_wxauth_module.h"
 #include "ngx_http_wxauth_metrics.h"
+#include "ngx_http_wxauth_redis.h"
 
 #include <string>
 
@@ -33,6 +34,15 @@ ngx_http_wxauth_metrics_handler(ngx_http_request_t *r)
         }
 
         std::string text = wxauth::render_prometheus(values);
+
+        /* the Redis nodes, as this worker sees them */
+        std::vector<wxauth::RedisNodeInfo>  nodes;
+        ngx_http_wxauth_main_conf_t        *wmcf;
+
+        wmcf = static_cast<ngx_http_wxauth_main_conf_t *>(
+                   ngx_http_get_module_main_conf(r, ngx_http_wxauth_module));
+        ngx_http_wxauth_redis_nodes(&wmcf->servers, nodes);
+        text += wxauth::render_redis_nodes(nodes);
 
         return ngx_http_wxauth_send_response(r, NGX_HTTP_OK,
                                              NGX_HTTP_WXAUTH_METRICS_CONTENT_TYPE, NULL,

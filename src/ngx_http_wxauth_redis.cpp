@@ -1295,6 +1295,55 @@ ngx_http_wxauth_redis_exit_worker(ngx_array_t *servers)
 }
 
 
+void
+ngx_http_wxauth_redis_nodes(ngx_array_t *servers, std::vector<wxauth::RedisNodeInfo> &out)
+{
+    ngx_uint_t                        i;
+    wxauth::RedisNodeInfo             node;
+    ngx_http_wxauth_redis_server_t  **server;
+
+    server = static_cast<ngx_http_wxauth_redis_server_t **>(servers->elts);
+
+    for (i = 0; i < servers->nelts; i++) {
+        if (server[i]->cluster != NULL) {
+            ngx_http_wxauth_cluster_nodes(server[i], out);
+            continue;
+        }
+
+        node.redis.assign((const char *) server[i]->name.data, server[i]->name.len);
+
+        if (server[i]->sentinel != NULL) {
+            /* the master the sentinels named, once ROLE confirmed it */
+            if (server[i]->host.len == 0 || !ngx_http_wxauth_redis_ready_now(server[i])) {
+                continue;
+            }
+
+            node.redis.assign((const char *) server[i]->sentinel->master_name.data,
+                              server[i]->sentinel->master_name.len);
+            node.role = "master";
+
+        } else {
+            node.role = "standalone";
+        }
+
+        if (server[i]->path.len) {
+            node.address = "unix:" + std::string((const char *) server[i]->path.data,
+                                                 server[i]->path.len);
+
+        } else {
+            wxauth::NodeAddress  a;
+
+            a.host.assign((const char *) server[i]->host.data, server[i]->host.len);
+            a.port = (int) server[i]->port;
+            node.address = wxauth::to_string(a);
+        }
+
+        node.connected = ngx_http_wxauth_redis_ready_now(server[i]);
+        out.push_back(node);
+    }
+}
+
+
 char *
 ngx_http_wxauth_redis_parse(ngx_conf_t *cf, ngx_http_wxauth_redis_server_t *server,
     ngx_str_t *address)

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics.h"
 #include "core/redis_reply.h"
 
 
@@ -115,6 +116,9 @@ bool ngx_http_wxauth_redis_ready_now(ngx_http_wxauth_redis_server_t *server) noe
  * to the old one, connect to this one (ROLE confirms it before requests may use it).
  */
 void ngx_http_wxauth_redis_follow(ngx_http_wxauth_redis_server_t *server);
+
+/* The Redis nodes of every configured store as this worker sees them (wxauth_redis_node_info). */
+void ngx_http_wxauth_redis_nodes(ngx_array_t *servers, std::vector<wxauth::RedisNodeInfo> &out);
 
 /* Resolves and validates a `wxauth_redis` address at configuration time. */
 char *ngx_http_wxauth_redis_parse(ngx_conf_t *cf, ngx_http_wxauth_redis_server_t *server,

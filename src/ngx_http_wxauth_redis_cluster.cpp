@@ -432,6 +432,53 @@ ngx_http_wxauth_cluster_redirected(ngx_http_wxauth_redis_server_t *server,
 
 
 void
+ngx_http_wxauth_cluster_nodes(ngx_http_wxauth_redis_server_t *server,
+    std::vector<wxauth::RedisNodeInfo> &out)
+{
+    std::vector<bool>                  master;
+    wxauth::RedisNodeInfo              info;
+    ngx_http_wxauth_cluster_worker_t  *w;
+
+    w = server->cluster->worker;
+
+    if (w == NULL || !w->known) {
+        return;
+    }
+
+    master.assign(w->map.node_count(), false);
+
+    for (unsigned slot = 0; slot < wxauth::cluster_slots; slot++) {
+        std::uint16_t  n = w->map.owner(slot);
+
+        if (n != wxauth::SlotMap::none) {
+            master[n] = true;
+        }
+    }
+
+    info.redis.assign((const char *) server->name.data, server->name.len);
+
+    for (size_t n = 0; n < master.size(); n++) {
+        if (!master[n]) {
+            continue;
+        }
+
+        info.address = wxauth::to_string(w->map.address((std::uint16_t) n));
+        info.role = "master";
+        info.connected = n < w->nodes.size() && w->nodes[n] != NULL
+                         && ngx_http_wxauth_redis_ready_now(w->nodes[n]);
+        out.push_back(info);
+
+        for (std::uint16_t r : w->map.replicas()[n]) {
+            info.address = wxauth::to_string(w->map.address(r));
+            info.role = "replica";
+            info.connected = false;   /* the module reads and writes masters only */
+            out.push_back(info);
+        }
+    }
+}
+
+
+void
 ngx_http_wxauth_cluster_node_lost(ngx_http_wxauth_redis_server_t *node)
 {
     std::uint16_t                      n;

@@ -14,6 +14,7 @@
 #include "ngx_http_wxauth_redis.h"
 
 #include <string_view>
+#include <vector>
 
 #include "core/cluster.h"
 
@@ -50,6 +51,10 @@ ngx_http_wxauth_redis_server_t *ngx_http_wxauth_cluster_route(
 /* A -MOVED (the map is updated, and read again) or -ASK: the node to send the command to. */
 ngx_http_wxauth_redis_server_t *ngx_http_wxauth_cluster_redirected(
     ngx_http_wxauth_redis_server_t *server, const wxauth::ClusterReply &redirect);
+
+/* The masters and replicas of this worker's slot map (wxauth_redis_node_info). */
+void ngx_http_wxauth_cluster_nodes(ngx_http_wxauth_redis_server_t *server,
+    std::vector<wxauth::RedisNodeInfo> &out);
 
 /* The connection to a node was lost (node->cluster_of is the cluster). */
 void ngx_http_wxauth_cluster_node_lost(ngx_http_wxauth_redis_server_t *node);

@@ -235,6 +235,12 @@ sub {
                    "$name - the session is on the master of its slot (127.0.0.1:$master)");
     Test::More::cmp_ok(main::metric('wxauth_redis_slot_map_refreshes_total'), '>=', 1,
                        "$name - the slot map was read");
+    my (undef, undef, $scrape) = WxAuthTest::http_request(main::port(), 'GET /metrics');
+    my @masters = $scrape =~ /^wxauth_redis_node_info\{redis="[^"]+",address="127\.0\.0\.1:(\d+)",role="master",connected="1"\} 1$/mg;
+    my @replicas = $scrape =~ /^wxauth_redis_node_info\{redis="[^"]+",address="127\.0\.0\.1:(\d+)",role="replica",connected="0"\} 1$/mg;
+    Test::More::is("@{[sort @masters]}", "@{[sort @main::Masters]}",
+                   "$name - wxauth_redis_node_info names the three masters, connected");
+    Test::More::is(scalar @replicas, 3, "$name - ... and their three replicas");
 }
 --- error_code: 200
 --- response_body_like: ^\{"session":"[A-Za-z0-9_-]{43}","expires_in":86400\}$

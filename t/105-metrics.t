@@ -214,6 +214,7 @@ our @Families = (
     [wxauth_redis_slot_map_refreshes_total => 'counter'],
     [wxauth_redis_command_duration_seconds => 'histogram'],
     [wxauth_redis_connections => 'gauge'],
+    [wxauth_redis_node_info => 'gauge'],
 );
 
 # promtool_check(test name, text): Prometheus's own linter accepts the scrape

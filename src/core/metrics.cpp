@@ -250,4 +250,40 @@ std::string render_prometheus(const std::uint64_t *values)
     return out;
 }
 
+std::string escape_label_value(std::string_view v)
+{
+    std::string out;
+    out.reserve(v.size());
+    for (char c : v) {
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c == '"') {
+            out += "\\\"";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+std::string render_redis_nodes(const std::vector<RedisNodeInfo> &nodes)
+{
+    std::string out;
+    if (nodes.empty()) {
+        return out;
+    }
+    out += "# HELP wxauth_redis_node_info Redis nodes as the worker answering this scrape sees "
+           "them: address, role, and whether it has a live connection to the node.\n";
+    out += "# TYPE wxauth_redis_node_info gauge\n";
+    for (const RedisNodeInfo &n : nodes) {
+        out += "wxauth_redis_node_info{redis=\"" + escape_label_value(n.redis) +
+               "\",address=\"" + escape_label_value(n.address) + "\",role=\"" +
+               escape_label_value(n.role) + "\",connected=\"" + (n.connected ? "1" : "0") +
+               "\"} 1\n";
+    }
+    return out;
+}
+
 }  // namespace wxauth

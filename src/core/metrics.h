@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace wxauth {
 
@@ -105,5 +107,23 @@ Metric redis_latency_bucket(std::uint64_t micros) noexcept;
 // cumulative histogram buckets with le labels, _sum in seconds, _count).
 // values has metric_slots entries; the gauge slot is read as a signed value.
 std::string render_prometheus(const std::uint64_t *values);
+
+// A Redis node as one worker sees it, for wxauth_redis_node_info.
+struct RedisNodeInfo {
+    std::string redis;      // the configured store (wxauth_redis address, sentinel master
+                            // name, cluster seed list)
+    std::string address;    // "ip:port", "[ipv6]:port" or "unix:/path"
+    std::string role;       // "master" (ROLE or the slot map said so), "replica" (the slot map
+                            // names it), "standalone" (wxauth_redis: roles are not asked)
+    bool connected = false; // the worker has a live connection to it that answered its setup
+};
+
+// Prometheus text for the nodes: "# HELP", "# TYPE wxauth_redis_node_info gauge", then
+// wxauth_redis_node_info{redis="..",address="..",role="..",connected="1"|"0"} 1 per node.
+// Empty when there are none. Label values are escaped (\\, \", \n).
+std::string render_redis_nodes(const std::vector<RedisNodeInfo> &nodes);
+
+// A Prometheus label value: backslash, double quote and newline escaped.
+std::string escape_label_value(std::string_view v);
 
 }  // namespace wxauth

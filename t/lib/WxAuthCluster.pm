@@ -106,8 +106,8 @@ sub kill_node {
     $c->{dead}{$port} = 1;
 }
 
-# until every live node says cluster_state:ok, all serve the same 16384 slots,
-# and every master's replicas are online
+# until every live node says cluster_state:ok, all serve the same 16384 slots
+# and name every range's replicas, and every master's replicas are online
 sub wait_ok {
     my ($c, $within) = @_;
     my $t0 = Time::HiRes::time();
@@ -130,6 +130,9 @@ sub _state_ok {
         return (0, "127.0.0.1:$port: no CLUSTER SLOTS") unless ref $slots eq 'ARRAY';
         my $covered = 0;
         $covered += $_->[1] - $_->[0] + 1 for @$slots;
+        # every node names every range's replicas too (it learns them by gossip)
+        return (0, "127.0.0.1:$port: a range without its replicas in CLUSTER SLOTS")
+            if grep { @$_ - 3 < $c->{replicas} } @$slots;
         return (0, "127.0.0.1:$port: $covered slots served") unless $covered == 16384;
         my $this = join ';', sort map { "$_->[0]-$_->[1]\@$_->[2][1]" } @$slots;
         $map //= $this;

@@ -14,7 +14,8 @@ package WxAuthStandIns;
 #   shared test Redis; with extra arguments (e.g. --replicaof) a replica;
 # - start_sentinel(): a private redis-sentinel monitoring one of those;
 # - redis_session(): several commands on one connection (e.g. a write, then
-#   WAIT for the replicas to have it).
+#   WAIT for the replicas to have it);
+# - a Redis Cluster of them: t/lib/WxAuthCluster.pm.
 #
 # Plain Perl, core modules only, like WxAuthTest.
 

@@ -254,3 +254,25 @@ TEST(Cluster, SlotMapNodeLimit)
     EXPECT_EQ(map.intern({"127.0.0.1", 1}), SlotMap::none);
     EXPECT_EQ(map.node_count(), SlotMap::max_nodes);
 }
+
+TEST(Cluster, SlotMapReplicasOfEveryMaster)
+{
+    SlotMap map;
+    // the seeds are known first (as the worker interns them)
+    map.intern({"127.0.0.1", 7001});
+    std::vector<SlotRange> ranges(3);
+    for (unsigned i = 0; i < 3; i++) {
+        ranges[i].first = i * 5000;
+        ranges[i].last = i * 5000 + 4999;
+        ranges[i].master = {"127.0.0.1", int(7000 + i)};
+        ranges[i].replicas = {{"127.0.0.1", int(7003 + i)}};
+    }
+    ranges[2].last = 16383;
+    map.assign(ranges);
+    for (unsigned i = 0; i < 3; i++) {
+        std::uint16_t m = map.find(ranges[i].master);
+        ASSERT_NE(m, SlotMap::none);
+        ASSERT_EQ(map.replicas().at(m).size(), 1u) << i;
+        EXPECT_EQ(map.address(map.replicas()[m][0]), ranges[i].replicas[0]);
+    }
+}

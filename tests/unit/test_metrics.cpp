@@ -597,3 +597,25 @@ TEST(MetricsChecker, RejectsMalformedExpositions)
         "h_sum 0.25\nh_count 3\n";
     EXPECT_EQ(check_exposition(good, nullptr), "");
 }
+
+TEST(MetricsRender, RedisNodes)
+{
+    EXPECT_EQ(render_redis_nodes({}), "");
+
+    std::vector<RedisNodeInfo> nodes(2);
+    nodes[0].redis = "127.0.0.1:7000,127.0.0.1:7001";
+    nodes[0].address = "127.0.0.1:7000";
+    nodes[0].role = "master";
+    nodes[0].connected = true;
+    nodes[1].redis = "we\"ird\\name\n";
+    nodes[1].address = "[::1]:7003";
+    nodes[1].role = "replica";
+    std::string text = render_redis_nodes(nodes);
+    EXPECT_NE(text.find("# TYPE wxauth_redis_node_info gauge\n"), std::string::npos);
+    EXPECT_NE(text.find("wxauth_redis_node_info{redis=\"127.0.0.1:7000,127.0.0.1:7001\","
+                        "address=\"127.0.0.1:7000\",role=\"master\",connected=\"1\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("wxauth_redis_node_info{redis=\"we\\\"ird\\\\name\\n\","
+                        "address=\"[::1]:7003\",role=\"replica\",connected=\"0\"} 1\n"),
+              std::string::npos);
+}
