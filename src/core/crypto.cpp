@@ -31,6 +31,31 @@ std::string digest(const EVP_MD *md, std::string_view data)
     return std::string(reinterpret_cast<const char *>(out), len);
 }
 
+// SHA-256 is hashed on every session check (the token's storage key). EVP_Digest with
+// EVP_sha256() costs, per call, a context allocation and (OpenSSL 3) a lookup of the algorithm by
+// name under a lock: this keeps one fetched algorithm and one context per thread (an nginx
+// worker has one) and reuses them.
+bool sha256_into(std::string_view data, unsigned char out[32]) noexcept
+{
+    struct Reused {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+        EVP_MD *md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        ~Reused() { EVP_MD_CTX_free(ctx); EVP_MD_free(md); }
+        const EVP_MD *algorithm() const noexcept { return md; }
+#else
+        ~Reused() { EVP_MD_CTX_free(ctx); }
+        const EVP_MD *algorithm() const noexcept { return EVP_sha256(); }
+#endif
+    };
+    thread_local Reused r;
+    unsigned int len = 0;
+    return r.ctx != nullptr && r.algorithm() != nullptr &&
+           EVP_DigestInit_ex(r.ctx, r.algorithm(), nullptr) == 1 &&
+           EVP_DigestUpdate(r.ctx, data.data(), data.size()) == 1 &&
+           EVP_DigestFinal_ex(r.ctx, out, &len) == 1 && len == 32;
+}
+
 struct CipherCtxDeleter {
     void operator()(EVP_CIPHER_CTX *c) const noexcept { EVP_CIPHER_CTX_free(c); }
 };
@@ -94,9 +119,23 @@ bool decode_base64_lenient_spaces(std::string_view text, std::string &out)
 
 std::string sha1_hex(std::string_view data) { return hex_lower(digest(EVP_sha1(), data)); }
 
-std::string sha256_raw(std::string_view data) { return digest(EVP_sha256(), data); }
+std::string sha256_raw(std::string_view data)
+{
+    unsigned char out[32];
+    if (!sha256_into(data, out)) {
+        return digest(EVP_sha256(), data);   // the reused context failed: the plain way
+    }
+    return std::string(reinterpret_cast<const char *>(out), sizeof(out));
+}
 
-std::string sha256_hex(std::string_view data) { return hex_lower(sha256_raw(data)); }
+std::string sha256_hex(std::string_view data)
+{
+    unsigned char out[32];
+    if (!sha256_into(data, out)) {
+        return hex_lower(digest(EVP_sha256(), data));
+    }
+    return hex_lower(std::string_view(reinterpret_cast<const char *>(out), sizeof(out)));
+}
 
 std::string hmac_sha256_hex(std::string_view key, std::string_view data)
 {

@@ -117,8 +117,14 @@ Metric wx_errcode_metric(long errcode) noexcept
 
 RedisCommands lookup_commands(std::string_view storage_key)
 {
-    std::string key(storage_key);
-    return {{"GET", key}, {"PTTL", key}};
+    RedisCommands cmds(2);
+    cmds[0].reserve(2);
+    cmds[0].emplace_back("GET");
+    cmds[0].emplace_back(storage_key);
+    cmds[1].reserve(2);
+    cmds[1].emplace_back("PTTL");
+    cmds[1].emplace_back(storage_key);
+    return cmds;
 }
 
 LookupResult lookup_result(const std::vector<ReplyView> &replies, std::string_view prefix,

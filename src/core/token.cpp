@@ -36,7 +36,9 @@ bool token_well_formed(std::string_view token) noexcept
 
 std::string session_storage_key(std::string_view prefix, std::string_view token)
 {
-    std::string key(prefix);
+    std::string key;
+    key.reserve(prefix.size() + 2 + 64);   // one allocation on every session check
+    key += prefix;
     key += "s:";
     key += sha256_hex(token);
     return key;
