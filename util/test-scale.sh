@@ -431,24 +431,38 @@ cluster_owners() {
         }' | sort -n
 }
 
+# cluster_view PORT: the masters and their slot ranges as the node at PORT sees them, one
+# master a line, sorted (no open slot may show: "[...]" entries are kept)
+cluster_view() {
+    rcli "$1" cluster nodes 2>/dev/null | tr -d '\r' | awk '
+        $3 ~ /master/ && $3 !~ /fail/ && NF >= 9 {
+            split($2, a, "@"); line = a[1]
+            for (i = 9; i <= NF; i++) line = line " " $i
+            print line
+        }' | sort
+}
+
 # cluster_settled: every node says cluster_state:ok, no slot is open (importing, migrating),
-# and all see the same owner of each of the 16384 slots
+# all see the same masters with the same slots, and these cover the 16384 slots
 cluster_settled() {
-    local p map first=
+    local p view first=
     for p in "${CP[@]}"; do
         rcli "$p" cluster info 2>/dev/null | tr -d '\r' | grep -q '^cluster_state:ok$' || return 1
-        ! rcli "$p" cluster nodes 2>/dev/null | grep -q '\[' || return 1
-        map=$(cluster_owners "$p" | md5sum)
-        [ -n "$first" ] || first=$map
-        [ "$map" = "$first" ] || return 1
+        view=$(cluster_view "$p")
+        [[ $view != *'['* ]] || return 1
+        [ -n "$first" ] || first=$view
+        [ "$view" = "$first" ] || return 1
     done
-    [ "$(cluster_owners "${CP[0]}" | wc -l)" = 16384 ]
+    [ "$(awk '{ for (i = 2; i <= NF; i++) { n = split($i, r, "-"); c += n == 2 ? r[2] - r[1] + 1 : 1 } }
+              END { print c + 0 }' <<<"$first")" = 16384 ]
 }
 
 wait_cluster_settled() {   # SECONDS
-    for _ in $(seq 1 $(($1 * 10))); do
+    local end
+    end=$(awk -v t="$(now)" -v s="$1" 'BEGIN { printf "%.3f", t + s }')
+    while awk -v t="$(now)" -v e="$end" 'BEGIN { exit !(t < e) }'; do
         cluster_settled && return 0
-        sleep 0.1
+        sleep 0.05
     done
     echo "test-scale: the cluster did not agree on its slot map within $1 s" >&2
     return 1
@@ -599,7 +613,7 @@ load_reshard() {
         || { fail "[$mode] CLUSTER KEYSLOT did not answer for every session"; return 1; }
 
     wxauth_log "[$mode] wrk: $CONNECTIONS connections over both nodes for at least $DURATION s; after $RESHARD_AFTER s, $RESHARD_SLOTS slots 127.0.0.1:$m1 -> $m2, then $m3 -> $m1"
-    local t_start t_r1 t_r1_end t_r2 t_r2_end ok=1
+    local t_start t_r1 t_r1_end t_settled t_r2 t_r2_end ok=1
     start_wrk $((DURATION + RESHARD_GRACE))
     t_start=$(now)
     sleep "$RESHARD_AFTER"
@@ -610,6 +624,7 @@ load_reshard() {
     if [ "$ok" = 1 ]; then
         wait_cluster_settled 30 || { fail "[$mode] after the first reshard"; ok=0; }
     fi
+    t_settled=$(now)
     cluster_owners "$m1" >"$scratch/owners-1.txt"
     if [ "$ok" = 1 ]; then
         t_r2=$(now)
@@ -660,9 +675,10 @@ load_reshard() {
     printf '[%s] %d requests (%d connections, %s s), %d errors, %d socket errors\n' \
         "$mode" "$REQUESTS" "$CONNECTIONS" "$(awk -v a="$LR" -v b="$t_start" "$rel")" \
         "$ERRORS_OTHER" "$SOCK"
-    printf '[%s] reshard 1: %d slots 127.0.0.1:%s -> %s, %s-%s s into the load; reshard 2: %d slots %s -> %s, %s-%s s\n' \
+    printf '[%s] reshard 1: %d slots 127.0.0.1:%s -> %s, %s-%s s into the load; the nodes agreed %s s later; reshard 2: %d slots %s -> %s, %s-%s s\n' \
         "$mode" "$moved1" "$m1" "$m2" "$(awk -v a="$t_r1" -v b="$t_start" "$rel")" \
-        "$(awk -v a="$t_r1_end" -v b="$t_start" "$rel")" "$moved2" "$m3" "$m1" \
+        "$(awk -v a="$t_r1_end" -v b="$t_start" "$rel")" \
+        "$(awk -v a="$t_settled" -v b="$t_r1_end" "$rel")" "$moved2" "$m3" "$m1" \
         "$(awk -v a="$t_r2" -v b="$t_start" "$rel")" "$(awk -v a="$t_r2_end" -v b="$t_start" "$rel")"
     printf '[%s] %d of the %d sessions live in the %d moved slots (CLUSTER KEYSLOT)\n' \
         "$mode" "$sessions_moved" "$USERS" "$moved"
