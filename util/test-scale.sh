@@ -398,19 +398,19 @@ store_failover_only() {   # MODE
     local mode=$1 t_kill t_promoted new t_logged
     t_kill=$(now)
     T_KILL=$t_kill
-    "store_kill_$store"
+    "store_kill_$mode"
     for _ in $(seq 1 1500); do
-        new=$("store_promoted_$store") && break
+        new=$("store_promoted_$mode") && break
         new=
         sleep 0.02
     done
     [ -n "$new" ] || { fail "[$mode] no promotion within 30 s of the kill"; return 1; }
     t_promoted=$(now)
-    t_logged=$("store_promotion_time_$store") || t_logged=
+    t_logged=$("store_promotion_time_$mode") || t_logged=
     printf '[%s] store only: killed %s; promotion seen %.2f s after the kill (%s), logged %s s after it\n' \
         "$mode" "$KILLED" "$(awk -v a="$t_promoted" -v b="$t_kill" 'BEGIN { print a - b }')" "$new" \
         "$( [ -n "$t_logged" ] && awk -v a="$t_logged" -v b="$t_kill" 'BEGIN { printf "%.2f", a - b }' || echo '?')"
-    printf '[%s] the store: %s\n' "$mode" "$("store_describe_$store" "$t_kill")"
+    printf '[%s] the store: %s\n' "$mode" "$("store_describe_$mode" "$t_kill")"
 }
 
 #---------------------------------------------------------------------------------------------
