@@ -14,8 +14,9 @@
 # - a logout on C: the token is refused on A and B at once (no wait);
 # - wxauth_single_session on: a login on B ends the session made on A, on
 #   every node;
-# - the master is killed (SIGKILL): sessions created on the three nodes before
-#   (and replicated, WAIT) are still valid on every node after the promotion,
+# - the master is killed (SIGKILL): sessions created on the three nodes before,
+#   by logins with `wxauth_login_replicas 1` (each answered once a replica
+#   acknowledged its writes), are still valid on every node after the promotion,
 #   only 503 is answered meanwhile, and every node answers again within 2 s of
 #   the promotion (the window is printed); every worker of every node
 #   followed the failover once.
@@ -96,6 +97,16 @@ our $Config = <<"_EOC_";
 
     location = /login {
         wxauth_login;
+        wxauth_appid $AppId;
+        wxauth_secret $WxAuthTest::Secret;
+        wxauth_code2session /_wx/jscode2session;
+    }
+
+    # answers once a replica has the login's writes (WAIT): the failover of
+    # TEST 4 keeps the sessions made here
+    location = /login-replicated {
+        wxauth_login;
+        wxauth_login_replicas 1;
         wxauth_appid $AppId;
         wxauth_secret $WxAuthTest::Secret;
         wxauth_code2session /_wx/jscode2session;
@@ -332,30 +343,22 @@ sub {
 
 
 
-=== TEST 4: the master is killed: sessions made on every node before are valid after the promotion, and every node answers within 2 s of it
+=== TEST 4: the master is killed: sessions made on every node before (wxauth_login_replicas 1) are valid after the promotion, and every node answers within 2 s of it
 --- init
 {
     main::wait_until_served($main::Probe);
 
-    # sessions of three users made on each node
+    # sessions of three users made on each node, each login answered only once
+    # a replica acknowledged its writes (wxauth_login_replicas 1): nothing
+    # else makes sure the replicas have them before the kill
     my %made;
     for my $node (qw(A B C)) {
         for my $code (qw(good nounion errcode0)) {
-            my $token = main::login_on($node, $code);
+            my $token = main::login_on($node, $code, '/login-replicated');
             die "t/013: the login of $code on $node failed\n" unless $token;
             $made{"$code\@$node"} = [$token, $WxAuthTest::Identity{$code}{openid}];
         }
     }
-
-    # TODO(issue 8): once `wxauth_login_replicas 1` lands, put it in the login
-    # locations and drop this marker + WAIT: the logins themselves must then
-    # wait for a replica. Until then the suite waits here: a write on our own
-    # connection after the logins, then WAIT 2: replication is one ordered
-    # stream, so both replicas acknowledging our write have the logins too.
-    my ($set, $acks) = WxAuthStandIns::redis_session($main::Master,
-        ['SET', "${main::Prefix}marker", 1], ['WAIT', 2, 2000]);
-    Test::More::is($set, 'OK', 'a marker written on the master after the logins');
-    Test::More::is($acks, 2, 'both replicas have the logins (WAIT 2)');
 
     for my $node (qw(A B C)) {
         Test::More::is(scalar(grep { main::status_on($node, $_->[0]) eq '200' } values %made),
