@@ -42,36 +42,10 @@ our @Sentinels = map { WxAuthStandIns::start_sentinel(name => $Name, master_port
                                                       quorum => 2) } 1 .. 3;
 our $DeadSentinel = WxAuthTest::free_port();   # nobody listens there
 
-# ready when every sentinel knows the master, both replicas and the two other
-# sentinels (a failover needs all of it), and both replicas are in sync
-sub sentinels_ready {
-    for my $s (@Sentinels) {
-        my ($addr, $replicas, $sentinels) = eval {
-            WxAuthStandIns::redis_session($s,
-                ['SENTINEL', 'get-master-addr-by-name', $Name],
-                ['SENTINEL', 'replicas', $Name],
-                ['SENTINEL', 'sentinels', $Name]);
-        };
-        return 0 unless ref $addr eq 'ARRAY' && $addr->[1] == $Master;
-        return 0 unless ref $replicas eq 'ARRAY' && @$replicas == 2;
-        return 0 unless ref $sentinels eq 'ARRAY' && @$sentinels == 2;
-    }
-    for my $r (@Replicas) {
-        my $info = eval { WxAuthStandIns::redis_at($r, 'INFO', 'replication') } // '';
-        return 0 unless $info =~ /master_link_status:up/;
-    }
-    return 1;
-}
-
-{
-    my $t0 = Time::HiRes::time();
-    until (sentinels_ready()) {
-        die "t/011: the sentinels did not see the master, its replicas and each other "
-            . "within 30 s (logs: " . join(' ', map { WxAuthStandIns::log_of($_) } @Sentinels)
-            . ")\n" if Time::HiRes::time() - $t0 > 30;
-        Time::HiRes::sleep(0.1);
-    }
-}
+# every sentinel knows the master, both replicas and the other sentinels (a
+# failover needs all of it), and both replicas are in sync
+WxAuthStandIns::wait_sentinels(name => $Name, master => $Master, replicas => \@Replicas,
+                               sentinels => \@Sentinels);
 
 $ENV{TEST_NGINX_SENTINELS} = join ' ', "127.0.0.1:$DeadSentinel",
                                   map { "127.0.0.1:$_" } @Sentinels;

@@ -28,6 +28,7 @@ use Test::Nginx::Socket 'no_plan';
 use WxAuthTest;
 use WxAuthStandIns;
 use WxAuthNodes;
+use WxAuthMultiNode;
 use Time::HiRes ();
 
 WxAuthTest::setup_ports();
@@ -47,36 +48,10 @@ WxAuthStandIns::wait_redis($_) for @Replicas;
 our @Sentinels = map { WxAuthStandIns::start_sentinel(name => $Name, master_port => $Master,
                                                       quorum => 2) } 1 .. 3;
 
-# ready when every sentinel knows the master, both replicas and the two other
-# sentinels (a failover needs all of it), and both replicas are in sync
-sub sentinels_ready {
-    for my $s (@Sentinels) {
-        my ($addr, $replicas, $sentinels) = eval {
-            WxAuthStandIns::redis_session($s,
-                ['SENTINEL', 'get-master-addr-by-name', $Name],
-                ['SENTINEL', 'replicas', $Name],
-                ['SENTINEL', 'sentinels', $Name]);
-        };
-        return 0 unless ref $addr eq 'ARRAY' && $addr->[1] == $Master;
-        return 0 unless ref $replicas eq 'ARRAY' && @$replicas == 2;
-        return 0 unless ref $sentinels eq 'ARRAY' && @$sentinels == 2;
-    }
-    for my $r (@Replicas) {
-        my $info = eval { WxAuthStandIns::redis_at($r, 'INFO', 'replication') } // '';
-        return 0 unless $info =~ /master_link_status:up/;
-    }
-    return 1;
-}
-
-{
-    my $t0 = Time::HiRes::time();
-    until (sentinels_ready()) {
-        die "t/013: the sentinels did not see the master, its replicas and each other "
-            . "within 30 s (logs: " . join(' ', map { WxAuthStandIns::log_of($_) } @Sentinels)
-            . ")\n" if Time::HiRes::time() - $t0 > 30;
-        Time::HiRes::sleep(0.1);
-    }
-}
+# every sentinel knows the master, both replicas and the other sentinels (a
+# failover needs all of it), and both replicas are in sync
+WxAuthStandIns::wait_sentinels(name => $Name, master => $Master, replicas => \@Replicas,
+                               sentinels => \@Sentinels);
 
 $ENV{TEST_NGINX_SENTINELS} = join ' ', map { "127.0.0.1:$_" } @Sentinels;
 
@@ -157,48 +132,16 @@ add_block_preprocessor(sub {
 
 WxAuthTest::add_checks();
 
-# the port of a node: A (Test::Nginx's), B or C
-sub port_of {
-    my $node = shift;
-    return $node eq 'A' ? server_port_for_client() : $Node{$node}->port;
-}
-
-# (status, body) of a protected request with `token` on `node`
-sub use_on {
-    my ($node, $token, $path) = @_;
-    my ($status, undef, $body) = eval {
-        WxAuthTest::http_request(port_of($node), 'GET ' . ($path || '/api/x'),
-                                 { 'X-WX-Session' => $token });
-    };
-    return ($status // 'none', $body // '');
-}
-
-sub status_on { (use_on(@_))[0] }
-
-# a login on `node` (at `path`, default /login) with `code` -> its token, or undef
-sub login_on {
-    my ($node, $code, $path) = @_;
-    my ($status, undef, $body) = WxAuthTest::http_request(port_of($node),
-        'POST ' . ($path || '/login'),
-        { 'Content-Type' => 'application/x-www-form-urlencoded' }, "code=$code");
-    my ($token) = WxAuthTest::login_answer($body);
-    Test::More::diag("t/013: login on $node: $status $body") unless $token;
-    return $token;
-}
-
-# the token is served on `node` for the user `openid`
-sub served_on {
-    my ($what, $node, $token, $openid) = @_;
-    my ($status, $body) = use_on($node, $token);
-    Test::More::is($status, 200, "$what: 200 on node $node");
-    Test::More::like($body, qr/openid=\[\Q$openid\E\]/, "$what: node $node passes $openid on");
-}
-
-sub refused_on {
-    my ($what, $node, $token) = @_;
-    my ($status, $body) = use_on($node, $token);
-    Test::More::is($status, 401, "$what: 401 on node $node");
-    Test::More::like($body, qr/"error":"session_expired"/, "$what: session_expired on node $node");
+# requests to the nodes: A (Test::Nginx's), B and C (t/lib/WxAuthMultiNode.pm)
+WxAuthMultiNode::nodes(A => sub { server_port_for_client() }, B => $Node{B}, C => $Node{C});
+{ no warnings 'once';
+*port_of    = \&WxAuthMultiNode::port_of;
+*use_on     = \&WxAuthMultiNode::use_on;
+*status_on  = \&WxAuthMultiNode::status_on;
+*login_on   = \&WxAuthMultiNode::login_on;
+*served_on  = \&WxAuthMultiNode::served_on;
+*refused_on = \&WxAuthMultiNode::refused_on;
+*metric_of  = \&WxAuthMultiNode::metric_of;
 }
 
 # every node answers 200 for `token` (nodes A, B, C just started: each worker
@@ -222,12 +165,6 @@ sub master_named_by {
     my $addr = eval { WxAuthStandIns::redis_at($sentinel, 'SENTINEL', 'get-master-addr-by-name',
                                                $Name) };
     return ref $addr eq 'ARRAY' ? $addr->[1] : undef;
-}
-
-sub metric_of {
-    my ($node, $name) = @_;
-    my (undef, undef, $body) = eval { WxAuthTest::http_request(port_of($node), 'GET /metrics') };
-    return defined $body && $body =~ /^\Q$name\E (\d+)$/m ? $1 : undef;
 }
 
 # B and C: same workers as at the start, and nothing alarming in their logs

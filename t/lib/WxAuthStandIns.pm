@@ -220,6 +220,41 @@ sub start_sentinel {
     return $port;
 }
 
+# wait_sentinels(name => NAME, master => PORT, replicas => [PORTS], sentinels =>
+# [PORTS], within => 30): returns once every sentinel names the master, knows
+# every replica and every other sentinel, and every replica's link to the
+# master is up; dies after `within` seconds, naming the sentinels' logs.
+sub wait_sentinels {
+    my %o = @_;
+    my @s = @{ $o{sentinels} };
+    my @r = @{ $o{replicas} };
+    my $ready = sub {
+        for my $s (@s) {
+            my ($addr, $replicas, $sentinels) = eval {
+                redis_session($s, ['SENTINEL', 'get-master-addr-by-name', $o{name}],
+                              ['SENTINEL', 'replicas', $o{name}],
+                              ['SENTINEL', 'sentinels', $o{name}]);
+            };
+            return 0 unless ref $addr eq 'ARRAY' && $addr->[1] == $o{master};
+            return 0 unless ref $replicas eq 'ARRAY' && @$replicas == @r;
+            return 0 unless ref $sentinels eq 'ARRAY' && @$sentinels == @s - 1;
+        }
+        for my $r (@r) {
+            my $info = eval { redis_at($r, 'INFO', 'replication') } // '';
+            return 0 unless $info =~ /master_link_status:up/;
+        }
+        return 1;
+    };
+    my $t0 = Time::HiRes::time();
+    until ($ready->()) {
+        die "WxAuthStandIns: the sentinels did not see the master, its replicas and each "
+            . "other within " . ($o{within} || 30) . " s (logs: "
+            . join(' ', map { log_of($_) } @s) . ")\n"
+            if Time::HiRes::time() - $t0 > ($o{within} || 30);
+        Time::HiRes::sleep(0.1);
+    }
+}
+
 # redis_session(port, [CMD, ARGS...], ...) -> the replies, in order: every
 # command on one connection (WAIT counts the writes of its own connection).
 sub redis_session {
