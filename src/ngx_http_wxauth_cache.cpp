@@ -422,6 +422,13 @@ ngx_http_wxauth_cache_init_worker(ngx_cycle_t *cycle)
         }
     }
 
+    /*
+     * A worker that starts may replace one that died without its exit handler (a crash): the
+     * invalidations of the keys only that one read reach nobody now. Nothing stored before is
+     * trusted.
+     */
+    ngx_http_wxauth_cache_flush();
+
     return NGX_OK;
 }
 
@@ -583,6 +590,15 @@ ngx_http_wxauth_cache_lookup(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
 
     n = ngx_http_wxauth_cache_find(z, reinterpret_cast<const u_char *>(digest.data()));
 
+    /*
+     * Each worker's ngx_current_msec is the monotonic clock as of its own last event-loop turn:
+     * an entry another worker stored a moment ago may look a few ms "younger than now". Its
+     * age is then 0, not a reason to drop it.
+     */
+    if (n != NULL && now < n->inserted) {
+        now = n->inserted;
+    }
+
     if (n != NULL
         && (n->generation != z->sh->generation
             || !wxauth::entry_servable(now, n->inserted, n->expires,
@@ -731,6 +747,11 @@ ngx_http_wxauth_cache_store(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     }
 
     ctx->cache_armed = 0;
+
+    /* a read answered by another node than the tracked one it was sent to (Cluster ASK/MOVED) */
+    if (ngx_http_wxauth_redis_redirected_now()) {
+        return;
+    }
 
     z = ngx_http_wxauth_cache_zone_of(wlcf);
 

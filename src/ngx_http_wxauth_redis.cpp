@@ -86,7 +86,13 @@ struct ngx_http_wxauth_redis_batch_s {
     ngx_event_t                        timer;
     bool                               lost;
     bool                               timed_out;
+    bool                               replicated;   /* wxauth_login_replicas: WAITs follow */
+    bool                               redirected;   /* a command was answered by another node */
 };
+
+
+/* the batch whose handler runs now (ngx_http_wxauth_redis_redirected_now) */
+static ngx_http_wxauth_redis_batch_t  *ngx_http_wxauth_redis_finishing;
 
 
 /* a cluster node may redirect one command this often (MOVED, then ASK during a migration) */
@@ -154,6 +160,8 @@ ngx_http_wxauth_redis_finish(ngx_http_wxauth_redis_batch_t *batch, ngx_uint_t ou
         return;
     }
 
+    ngx_http_wxauth_redis_finishing = batch;
+
     try {
         handler(batch->data, outcome, batch->replies);
 
@@ -161,6 +169,16 @@ ngx_http_wxauth_redis_finish(ngx_http_wxauth_redis_batch_t *batch, ngx_uint_t ou
         ngx_log_error(NGX_LOG_ALERT, batch->log, 0,
                       "wxauth: exception in a redis reply handler");
     }
+
+    ngx_http_wxauth_redis_finishing = NULL;
+}
+
+
+bool
+ngx_http_wxauth_redis_redirected_now(void) noexcept
+{
+    return ngx_http_wxauth_redis_finishing != NULL
+           && ngx_http_wxauth_redis_finishing->redirected;
 }
 
 
@@ -256,11 +274,17 @@ ngx_http_wxauth_redis_redirect(ngx_http_wxauth_redis_op_t *op, const wxauth::Rep
 
     target = ngx_http_wxauth_cluster_redirected(batch->server, cr);
 
-    if (target == NULL || !ngx_http_wxauth_redis_usable(target)) {
+    /*
+     * A login that waits for replicas is not redirected: its WAIT went to the node it wrote
+     * to, so a write answered elsewhere would be acknowledged by nobody. The error stands (503;
+     * the map is updated, the next login goes to the right node).
+     */
+    if (target == NULL || batch->replicated || !ngx_http_wxauth_redis_usable(target)) {
         return NGX_DECLINED;
     }
 
     op->redirects++;
+    batch->redirected = true;
 
     return ngx_http_wxauth_redis_write(target->conn, op, batch->cmds[op->index],
                                        cr.kind == wxauth::ClusterReply::Kind::ask);
@@ -966,6 +990,8 @@ ngx_http_wxauth_redis_send_ex(ngx_http_wxauth_redis_server_t *server, ngx_msec_t
     batch->sent_us = ngx_http_wxauth_redis_now_us();
     batch->lost = false;
     batch->timed_out = false;
+    batch->replicated = replicas != 0;
+    batch->redirected = false;
 
     for (i = 0; i < n + nwaits; i++) {
         batch->ops[i].batch = batch;

@@ -98,6 +98,13 @@ ngx_int_t ngx_http_wxauth_redis_step_replicated(ngx_http_request_t *r,
     ngx_http_wxauth_ctx_t *ctx, const wxauth::RedisCommands &cmds, size_t *waits,
     ngx_http_wxauth_step_done_pt done) noexcept;
 
+/*
+ * Called from a batch handler: whether a command of that batch was answered by another node
+ * than the one it was sent to (Redis Cluster MOVED / ASK), i.e. not on the connection its
+ * routing chose (the session cache does not store such a read: no tracked connection made it).
+ */
+bool ngx_http_wxauth_redis_redirected_now(void) noexcept;
+
 /* The owner is going away: the handler will not be called. */
 void ngx_http_wxauth_redis_detach(ngx_http_wxauth_redis_batch_t *batch) noexcept;
 

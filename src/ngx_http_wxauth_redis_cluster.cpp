@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "ngx_http_wxauth_cache.h"
 #include "ngx_http_wxauth_metrics.h"
 
 
@@ -218,6 +219,12 @@ ngx_http_wxauth_cluster_slots_answered(void *data, ngx_uint_t outcome,
     }
 
     if (changed && w->known) {
+        /*
+         * wxauth_session_cache: a cached session was tracked by the node that served its slot
+         * then; writes on the new one are not announced to that tracking
+         */
+        ngx_http_wxauth_cache_flush();
+
         ngx_log_error(NGX_LOG_INFO, w->log, 0,
                       "wxauth: redis cluster %V: %uz slots changed node", &w->server->name,
                       changed);
@@ -405,9 +412,14 @@ ngx_http_wxauth_cluster_redirected(ngx_http_wxauth_redis_server_t *server,
 
     /* a worker never resolves a name: only a numeric address is followed */
     if (!wxauth::parse_node_address(redirect.host, std::to_string(redirect.port), to, error)) {
-        ngx_log_error(NGX_LOG_ERR, w->log, 0,
-                      "wxauth: redis cluster %V redirected to an unusable address: %s",
-                      &server->name, error.c_str());
+        if (!w->failure_logged) {
+            /* said once until a slot map is read again: it would repeat on every request */
+            ngx_log_error(NGX_LOG_ERR, w->log, 0,
+                          "wxauth: redis cluster %V redirected to an unusable address: %s",
+                          &server->name, error.c_str());
+            w->failure_logged = true;
+        }
+
         return NULL;
     }
 
@@ -420,6 +432,11 @@ ngx_http_wxauth_cluster_redirected(ngx_http_wxauth_redis_server_t *server,
     if (redirect.kind == wxauth::ClusterReply::Kind::moved) {
         /* the slot lives there now: route there at once, and read the whole map again */
         ngx_http_wxauth_metric_inc(wxauth::Metric::redis_redirects_moved);
+
+        if (w->map.owner(redirect.slot) != n) {
+            ngx_http_wxauth_cache_flush();   /* as when the map changes (above) */
+        }
+
         w->map.move(redirect.slot, n);
         ngx_http_wxauth_cluster_schedule(w, 0);
 

@@ -17,6 +17,7 @@
  */
 
 #include "ngx_http_wxauth_tracking.h"
+#include "ngx_http_wxauth_redis_sentinel.h"
 
 #include <new>
 
@@ -51,6 +52,8 @@ struct ngx_http_wxauth_tracking_s {
     unsigned                          subscribed:1;
     unsigned                          data_ready:1;
     unsigned                          tracking_on:1;
+    unsigned                          tracking_retry:1;   /* CLIENT TRACKING unanswered */
+    unsigned                          moving:1;     /* to the master the sentinels named */
     unsigned                          was_subscribed:1;  /* this connection got that far */
     unsigned                          failure_logged:1;
     unsigned                          exiting:1;
@@ -96,20 +99,42 @@ ngx_http_wxauth_tracking_add(ngx_pool_t *pool, ngx_http_wxauth_redis_server_t *s
     } else {
         /*
          * The data set: the address as configured (or the sentinel master's name, which is
-         * what server->name holds at configuration time) and the db
+         * what server->name holds at configuration time, with the sentinels' addresses: two
+         * Sentinel groups may both call their master "mymaster") and the db
          */
-        p = static_cast<u_char *>(ngx_pnalloc(pool, sizeof("sentinel  db=") - 1
-                                                    + server->name.len + NGX_INT_T_LEN));
+        size_t                            len;
+        ngx_uint_t                        i, naddrs;
+        ngx_http_wxauth_sentinel_addr_t  *addrs;
+
+        len = sizeof("sentinel  db=") - 1 + server->name.len + NGX_INT_T_LEN;
+        naddrs = 0;
+        addrs = NULL;
+
+        if (server->sentinel != NULL) {
+            addrs = static_cast<ngx_http_wxauth_sentinel_addr_t *>(
+                        server->sentinel->addrs.elts);
+            naddrs = server->sentinel->addrs.nelts;
+
+            for (i = 0; i < naddrs; i++) {
+                len += sizeof(" :") - 1 + addrs[i].host.len + NGX_INT_T_LEN;
+            }
+        }
+
+        p = static_cast<u_char *>(ngx_pnalloc(pool, len));
         if (p == NULL) {
             return NGX_ERROR;
         }
 
         t->identity.data = p;
-        t->identity.len = ngx_sprintf(p, "%s %V db=%i",
-                                      server->sentinel ? "sentinel"
-                                      : server->cluster ? "cluster" : "redis",
-                                      &server->name, server->db)
-                          - p;
+        p = ngx_sprintf(p, "%s %V db=%i",
+                        server->sentinel ? "sentinel" : server->cluster ? "cluster" : "redis",
+                        &server->name, server->db);
+
+        for (i = 0; i < naddrs; i++) {
+            p = ngx_sprintf(p, " %V:%i", &addrs[i].host, addrs[i].port);
+        }
+
+        t->identity.len = p - t->identity.data;
     }
 
     server->tracking = t;
@@ -142,7 +167,16 @@ ngx_http_wxauth_tracking_on_reply(void *data, ngx_uint_t outcome,
         return;
     }
 
-    if (outcome == NGX_HTTP_WXAUTH_REDIS_OK && !replies.empty()) {
+    if (outcome != NGX_HTTP_WXAUTH_REDIS_OK) {
+        /*
+         * Not answered in time, or the batch failed while both connections stayed up: the
+         * heartbeat asks again (a late +OK of this one is not counted, its batch is over)
+         */
+        t->tracking_retry = 1;
+        return;
+    }
+
+    if (!replies.empty()) {
         /* Redis's own message (e.g. an older Redis without CLIENT TRACKING) */
         ngx_log_error(NGX_LOG_WARN, t->log, 0,
                       "wxauth: redis %V refused CLIENT TRACKING: %*s; the session cache is "
@@ -198,6 +232,7 @@ ngx_http_wxauth_tracking_data_ready(ngx_http_wxauth_redis_server_t *server)
         && (server->port != t->peer_port
             || ngx_strcmp(t->peer, server->host.data) != 0))
     {
+        t->moving = 1;             /* expected: not a loss to warn about */
         redisAsyncFree(t->h.ac);   /* the gone hook reconnects, to the new address */
         return;
     }
@@ -265,6 +300,11 @@ ngx_http_wxauth_tracking_heartbeat(ngx_event_t *ev)
                       "dropping it", &t->server->name);
         redisAsyncFree(t->h.ac);   /* the gone hook flushes and reconnects */
         return;
+    }
+
+    if (t->tracking_retry && !t->tracking_on && t->epoch == t->tracking_epoch) {
+        t->tracking_retry = 0;
+        ngx_http_wxauth_tracking_enable(t);
     }
 
     argv[0] = "SUBSCRIBE";
@@ -405,8 +445,22 @@ ngx_http_wxauth_tracking_connected(const redisAsyncContext *ac, int status)
 static void
 ngx_http_wxauth_tracking_disconnected(const redisAsyncContext *ac, int status)
 {
-    (void) ac;
-    (void) status;
+    ngx_http_wxauth_tracking_t  *t = static_cast<ngx_http_wxauth_tracking_t *>(ac->data);
+
+    /*
+     * A connection that never got subscribed and was closed with an error: e.g. SUBSCRIBE
+     * refused (-NOPERM of an ACL user without channel rights), which hiredis takes as an error
+     * of the connection. Said once: it is tried again every 100 ms.
+     */
+    if (t != NULL && status != REDIS_OK && !t->was_subscribed && !t->exiting
+        && !t->failure_logged)
+    {
+        ngx_log_error(NGX_LOG_WARN, t->log, 0,
+                      "wxauth: the invalidation connection to redis %V failed: %s; the "
+                      "session cache is not used with it until it works",
+                      &t->server->name, ac->errstr[0] ? ac->errstr : "connection closed");
+        t->failure_logged = 1;
+    }
 }
 
 
@@ -435,7 +489,13 @@ ngx_http_wxauth_tracking_gone(ngx_http_wxauth_hiredis_t *h)
         return;
     }
 
-    if (was && !t->failure_logged) {
+    if (t->moving) {
+        t->moving = 0;
+        ngx_log_error(NGX_LOG_INFO, t->log, 0,
+                      "wxauth: the invalidation connection follows redis %V to its new master",
+                      &t->server->name);
+
+    } else if (was && !t->failure_logged) {
         ngx_log_error(NGX_LOG_WARN, t->log, 0,
                       "wxauth: lost the invalidation connection to redis %V; the session "
                       "cache is not used until it is back", &t->server->name);
@@ -532,6 +592,11 @@ ngx_http_wxauth_tracking_connect(ngx_http_wxauth_tracking_t *t)
     argv[1] = "ID";
     argvlen[1] = 2;
     redisAsyncCommandArgv(ac, ngx_http_wxauth_tracking_setup_reply, t, 2, argv, argvlen);
+
+    if (t->tracking_retry && !t->tracking_on && t->epoch == t->tracking_epoch) {
+        t->tracking_retry = 0;
+        ngx_http_wxauth_tracking_enable(t);
+    }
 
     argv[0] = "SUBSCRIBE";
     argvlen[0] = 9;
