@@ -272,14 +272,14 @@ ngx_http_wxauth_redis_redirect(ngx_http_wxauth_redis_op_t *op, const wxauth::Rep
         return NGX_DECLINED;
     }
 
-    target = ngx_http_wxauth_cluster_redirected(batch->server, cr);
-
     /*
      * A login that waits for replicas is not redirected: its WAIT went to the node it wrote
      * to, so a write answered elsewhere would be acknowledged by nobody. The error stands (503;
-     * the map is updated, the next login goes to the right node).
+     * a MOVED still updates the map, so the next login goes to the right node).
      */
-    if (target == NULL || batch->replicated || !ngx_http_wxauth_redis_usable(target)) {
+    target = ngx_http_wxauth_cluster_redirected(batch->server, cr, !batch->replicated);
+
+    if (target == NULL || !ngx_http_wxauth_redis_usable(target)) {
         return NGX_DECLINED;
     }
 

@@ -397,7 +397,7 @@ ngx_http_wxauth_cluster_route(ngx_http_wxauth_redis_server_t *server, std::strin
 
 ngx_http_wxauth_redis_server_t *
 ngx_http_wxauth_cluster_redirected(ngx_http_wxauth_redis_server_t *server,
-    const wxauth::ClusterReply &redirect)
+    const wxauth::ClusterReply &redirect, bool follow)
 {
     std::string                        error;
     std::uint16_t                      n;
@@ -431,7 +431,9 @@ ngx_http_wxauth_cluster_redirected(ngx_http_wxauth_redis_server_t *server,
 
     if (redirect.kind == wxauth::ClusterReply::Kind::moved) {
         /* the slot lives there now: route there at once, and read the whole map again */
-        ngx_http_wxauth_metric_inc(wxauth::Metric::redis_redirects_moved);
+        if (follow) {
+            ngx_http_wxauth_metric_inc(wxauth::Metric::redis_redirects_moved);
+        }
 
         if (w->map.owner(redirect.slot) != n) {
             ngx_http_wxauth_cache_flush();   /* as when the map changes (above) */
@@ -440,11 +442,11 @@ ngx_http_wxauth_cluster_redirected(ngx_http_wxauth_redis_server_t *server,
         w->map.move(redirect.slot, n);
         ngx_http_wxauth_cluster_schedule(w, 0);
 
-    } else {
+    } else if (follow) {
         ngx_http_wxauth_metric_inc(wxauth::Metric::redis_redirects_ask);
     }
 
-    return ngx_http_wxauth_cluster_node(w, n);
+    return follow ? ngx_http_wxauth_cluster_node(w, n) : NULL;
 }
 
 

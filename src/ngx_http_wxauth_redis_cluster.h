@@ -48,9 +48,13 @@ void ngx_http_wxauth_cluster_exit_worker(ngx_http_wxauth_redis_server_t *server)
 ngx_http_wxauth_redis_server_t *ngx_http_wxauth_cluster_route(
     ngx_http_wxauth_redis_server_t *server, std::string_view key);
 
-/* A -MOVED (the map is updated, and read again) or -ASK: the node to send the command to. */
+/*
+ * A -MOVED (the map is updated, and read again) or -ASK: the node to send the command to, and
+ * the redirect is counted. With `follow` false (the command is not sent again) only the map
+ * learns from a MOVED, and NULL is returned.
+ */
 ngx_http_wxauth_redis_server_t *ngx_http_wxauth_cluster_redirected(
-    ngx_http_wxauth_redis_server_t *server, const wxauth::ClusterReply &redirect);
+    ngx_http_wxauth_redis_server_t *server, const wxauth::ClusterReply &redirect, bool follow);
 
 /* The masters and replicas of this worker's slot map (wxauth_redis_node_info). */
 void ngx_http_wxauth_cluster_nodes(ngx_http_wxauth_redis_server_t *server,

@@ -381,7 +381,40 @@ sub {
 
 
 
-=== TEST 7: a master is killed: 503 store_unavailable for its slots until its replica is promoted, then within 2 s the session written before the kill checks out
+=== TEST 7: a slot in mid-migration and wxauth_login_replicas: a login whose write is answered with ASK is refused (its WAIT went to the node it wrote to), one without replicas follows ASK
+--- init
+{
+    main::wait_until_served(WxAuthTest::token('t014-nobody'));
+    # the user's newest-session_key key: the same slot for every login of this user
+    my $latest = WxAuthTest::latest_key($main::Prefix, $main::AppId, 'oAlice-6Yk2QfPZ');
+    my $slot = WxAuthCluster::slot_of($main::Cluster, $latest);
+    my $from = WxAuthCluster::owner_of($main::Cluster, $latest);
+    my ($to) = grep { $_ != $from } @main::Masters;
+    WxAuthCluster::move_slot($main::Cluster, $slot, $to, after_keys => sub {
+        # the key is on the importing node now: the migrating one answers -ASK for it
+        my $ask = main::metric('wxauth_redis_redirects_total{kind="ask"}');
+        my ($status, undef, $body) = WxAuthTest::http_request(main::port(), 'POST /login/acked',
+            { 'Content-Type' => 'application/x-www-form-urlencoded' }, 'code=good');
+        Test::More::is($status, 503, "a login with wxauth_login_replicas during the migration "
+                                     . "of slot $slot answers 503");
+        Test::More::like($body, qr/"error":"store_unavailable"/, '... store_unavailable');
+        Test::More::is(main::metric('wxauth_redis_redirects_total{kind="ask"}'), $ask,
+                       '... and followed no ASK');
+        my $token = main::login();
+        Test::More::ok(defined $token, 'a login without replicas follows the ASK and answers');
+        Test::More::cmp_ok(main::metric('wxauth_redis_redirects_total{kind="ask"}'), '>', $ask,
+                           '... through ASK');
+    });
+}
+--- request
+GET /metrics
+--- error_code: 200
+--- error_log eval
+qr/wxauth: redis refused a login bookkeeping command: ASK \d+ 127\.0\.0\.1:\d+/
+
+
+
+=== TEST 8: a master is killed: 503 store_unavailable for its slots until its replica is promoted, then within 2 s the session written before the kill checks out
 --- init
 {
     my ($token, $old) = main::seed('dave');
@@ -463,7 +496,7 @@ qr/wxauth: redis cluster \S+: the slots of 127\.0\.0\.1:\d+ are served by anothe
 
 
 
-=== TEST 8: wxauth_login_replicas against a Redis without replicas: WAIT counts 0 in time, the login is refused with 503 and no token
+=== TEST 9: wxauth_login_replicas against a Redis without replicas: WAIT counts 0 in time, the login is refused with 503 and no token
 --- http_config eval
 qq{
     wxauth_redis 127.0.0.1:\$TEST_NGINX_REDIS_PORT;
