@@ -280,7 +280,7 @@ if has_case cluster; then
 fi
 
 read -r up_port standin_port front_port login_port sentinel_front_port cluster_front_port node_port \
-    < <(wxauth_free_ports 7)
+    cache_front_port < <(wxauth_free_ports 8)
 
 # --- the upstream: its own nginx, one worker ---
 mkdir -p "$scratch/up" "$scratch/standin" "$scratch/front"
@@ -386,9 +386,6 @@ $(code2session_location)
         }
 $(check_location wxauth "")
 EOF
-    if has_case cache; then
-        check_location cache "            wxauth_session_cache zone=bench_cache:16m;"
-    fi
     if [ "$lua_ok" = 1 ]; then
         cat <<'EOF'
 
@@ -442,6 +439,21 @@ $(code2session_location)
         }
     }
 EOF
+    if has_case cache; then
+        # the cache turns on CLIENT TRACKING on its data connection, which costs Redis a little
+        # on every read: its own connection (db 1 makes it another server), so that the
+        # uncached case above measures Redis without tracking
+        cat <<EOF
+
+    # the session cache, Redis (db 1) asked on a miss
+    server {
+        listen 127.0.0.1:$cache_front_port;
+        wxauth_redis 127.0.0.1:$redis_port db=1;
+$(code2session_location)
+$(check_location cache "            wxauth_session_cache zone=bench_cache:16m;")
+    }
+EOF
+    fi
     if has_case sentinel; then
         cat <<EOF
 
@@ -506,6 +518,11 @@ if has_case sentinel; then
     sentinel_token=$(login_token "$sentinel_front_port") \
         || skip_case sentinel "no login through wxauth_redis_sentinel ($(grep -m1 -E 'error|crit|alert' "$scratch/front/error.log" || true))"
 fi
+cache_token=
+if has_case cache; then
+    cache_token=$(login_token "$cache_front_port") \
+        || skip_case cache "no login through the cache's server ($(grep -m1 -E 'error|crit|alert' "$scratch/front/error.log" || true))"
+fi
 cluster_token=
 if has_case cluster; then
     cluster_token=$(login_token "$cluster_front_port") \
@@ -522,6 +539,7 @@ case_url() {
     case $1 in
         invalid) echo "$base/wxauth" ;;
         sentinel) echo "http://127.0.0.1:$sentinel_front_port/wxauth" ;;
+        cache) echo "http://127.0.0.1:$cache_front_port/cache" ;;
         cluster) echo "http://127.0.0.1:$cluster_front_port/wxauth" ;;
         standin | login) echo "http://127.0.0.1:$login_port/$1" ;;
         *) echo "$base/$1" ;;
@@ -531,6 +549,7 @@ case_token() {
     case $1 in
         invalid) echo "$unknown" ;;
         sentinel) echo "$sentinel_token" ;;
+        cache) echo "$cache_token" ;;
         cluster) echo "$cluster_token" ;;
         standin | login) ;;
         *) echo "$token" ;;
