@@ -145,7 +145,9 @@ echo "logout: $logout"
 after=$("${front[@]}" -o /dev/null -w '%{http_code}' "$base/api/me" -H "X-WX-Session: $token")
 [ "$after" = 401 ] || fail "the token still works after logout ($after)"
 
-curl -s "http://127.0.0.1:$metrics_port/metrics" | grep -q '^wxauth_' || fail "no metrics"
+# (read whole first: with pipefail, `grep -q` leaving early would fail curl with SIGPIPE)
+metrics=$(curl -s "http://127.0.0.1:$metrics_port/metrics")
+grep -q '^wxauth_' <<<"$metrics" || fail "no metrics"
 
 wxauth_log "a WeChat certificate for another name must be refused"
 cp "$work/wrong.example.net.pem" "$work/wechat.pem"

@@ -1067,17 +1067,6 @@ ngx_http_wxauth_redis_send(ngx_http_wxauth_redis_server_t *server, ngx_msec_t ti
 }
 
 
-ngx_http_wxauth_redis_batch_t *
-ngx_http_wxauth_redis_send_replicated(ngx_http_wxauth_redis_server_t *server,
-    ngx_msec_t timeout, const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds,
-    ngx_uint_t replicas, ngx_msec_t wait, size_t *waits,
-    ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept
-{
-    return ngx_http_wxauth_redis_send_ex(server, timeout, cmds, replicas, wait, waits, handler,
-                                         data);
-}
-
-
 static void
 ngx_http_wxauth_redis_step_handler(void *data, ngx_uint_t outcome,
     const std::vector<wxauth::ReplyView> &replies)
@@ -1108,9 +1097,11 @@ ngx_http_wxauth_redis_step_handler(void *data, ngx_uint_t outcome,
 }
 
 
-ngx_int_t
-ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
-    const wxauth::RedisCommands &cmds, ngx_http_wxauth_step_done_pt done) noexcept
+/* the one way a request sends a batch and waits for it (replicas: a login's WAIT) */
+static ngx_int_t
+ngx_http_wxauth_redis_step_ex(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    const wxauth::RedisCommands &cmds, ngx_uint_t replicas, size_t *waits,
+    ngx_http_wxauth_step_done_pt done) noexcept
 {
     ngx_http_wxauth_loc_conf_t  *wlcf;
 
@@ -1122,8 +1113,9 @@ ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     }
 
     ctx->step_done = done;
-    ctx->pending = ngx_http_wxauth_redis_send(wlcf->redis, wlcf->redis_timeout, cmds,
-                                              ngx_http_wxauth_redis_step_handler, r);
+    ctx->pending = ngx_http_wxauth_redis_send_ex(wlcf->redis, wlcf->redis_timeout, cmds,
+                                                 replicas, wlcf->login_replicas_wait, waits,
+                                                 ngx_http_wxauth_redis_step_handler, r);
 
     if (ctx->pending == NULL) {
         ctx->step_done = NULL;
@@ -1133,6 +1125,14 @@ ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     ngx_http_wxauth_park(r);
 
     return NGX_AGAIN;
+}
+
+
+ngx_int_t
+ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
+    const wxauth::RedisCommands &cmds, ngx_http_wxauth_step_done_pt done) noexcept
+{
+    return ngx_http_wxauth_redis_step_ex(r, ctx, cmds, 0, NULL, done);
 }
 
 
@@ -1147,28 +1147,7 @@ ngx_http_wxauth_redis_step_replicated(ngx_http_request_t *r, ngx_http_wxauth_ctx
 
     *waits = 0;
 
-    if (wlcf->login_replicas == 0) {
-        return ngx_http_wxauth_redis_step(r, ctx, cmds, done);
-    }
-
-    if (wlcf->redis == NULL) {
-        return NGX_DECLINED;
-    }
-
-    ctx->step_done = done;
-    ctx->pending = ngx_http_wxauth_redis_send_replicated(wlcf->redis, wlcf->redis_timeout, cmds,
-                                                         wlcf->login_replicas,
-                                                         wlcf->login_replicas_wait, waits,
-                                                         ngx_http_wxauth_redis_step_handler, r);
-
-    if (ctx->pending == NULL) {
-        ctx->step_done = NULL;
-        return NGX_DECLINED;
-    }
-
-    ngx_http_wxauth_park(r);
-
-    return NGX_AGAIN;
+    return ngx_http_wxauth_redis_step_ex(r, ctx, cmds, wlcf->login_replicas, waits, done);
 }
 
 

@@ -70,19 +70,6 @@ ngx_http_wxauth_redis_batch_t *ngx_http_wxauth_redis_send(
     ngx_http_wxauth_redis_handler_pt handler, void *data) noexcept;
 
 /*
- * The same, for a login that must reach `replicas` replicas (wxauth_login_replicas): the
- * commands go on the server's (or each node's) second connection, and each connection that
- * took one is sent `WAIT replicas wait` after them, so that no other request waits behind the
- * WAIT. The handler gets the WAIT replies after the commands' own, one per connection used
- * (`*waits` tells how many), in the order of first use.
- */
-ngx_http_wxauth_redis_batch_t *ngx_http_wxauth_redis_send_replicated(
-    ngx_http_wxauth_redis_server_t *server, ngx_msec_t timeout,
-    const std::vector<ngx_http_wxauth_redis_cmd_t> &cmds, ngx_uint_t replicas,
-    ngx_msec_t wait, size_t *waits, ngx_http_wxauth_redis_handler_pt handler,
-    void *data) noexcept;
-
-/*
  * A request's Redis round trip, the one asynchronous step every handler uses: sends the
  * commands as one batch with the location's timeout and parks the request. NGX_AGAIN: `done`
  * runs once the batch completed, failed or timed out (exceptions caught), then the posted
@@ -92,8 +79,13 @@ ngx_http_wxauth_redis_batch_t *ngx_http_wxauth_redis_send_replicated(
 ngx_int_t ngx_http_wxauth_redis_step(ngx_http_request_t *r, ngx_http_wxauth_ctx_t *ctx,
     const wxauth::RedisCommands &cmds, ngx_http_wxauth_step_done_pt done) noexcept;
 
-/* The step of a login with wxauth_login_replicas: the WAIT replies follow the commands' (their
- * number in *waits). Without it, the same as ngx_http_wxauth_redis_step. */
+/*
+ * The step of a login with wxauth_login_replicas N: the commands go on the server's (or each
+ * node's) second connection, and each connection that took one is sent `WAIT N timeout` after
+ * them, so that no other request waits behind the WAIT. `done` gets the WAIT replies after the
+ * commands' own, one per connection used (*waits tells how many). Without it, the same as
+ * ngx_http_wxauth_redis_step.
+ */
 ngx_int_t ngx_http_wxauth_redis_step_replicated(ngx_http_request_t *r,
     ngx_http_wxauth_ctx_t *ctx, const wxauth::RedisCommands &cmds, size_t *waits,
     ngx_http_wxauth_step_done_pt done) noexcept;
