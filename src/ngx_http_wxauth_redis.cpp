@@ -151,7 +151,8 @@ ngx_http_wxauth_redis_answered(ngx_http_wxauth_redis_conn_t *conn)
 static void
 ngx_http_wxauth_redis_finish(ngx_http_wxauth_redis_batch_t *batch, ngx_uint_t outcome)
 {
-    ngx_http_wxauth_redis_handler_pt  handler;
+    ngx_http_wxauth_redis_batch_t     *outer;
+    ngx_http_wxauth_redis_handler_pt   handler;
 
     handler = batch->handler;
     batch->handler = NULL;
@@ -160,6 +161,7 @@ ngx_http_wxauth_redis_finish(ngx_http_wxauth_redis_batch_t *batch, ngx_uint_t ou
         return;
     }
 
+    outer = ngx_http_wxauth_redis_finishing;   /* a handler may finish another batch */
     ngx_http_wxauth_redis_finishing = batch;
 
     try {
@@ -170,7 +172,7 @@ ngx_http_wxauth_redis_finish(ngx_http_wxauth_redis_batch_t *batch, ngx_uint_t ou
                       "wxauth: exception in a redis reply handler");
     }
 
-    ngx_http_wxauth_redis_finishing = NULL;
+    ngx_http_wxauth_redis_finishing = outer;
 }
 
 
