@@ -237,3 +237,35 @@ sub {
 --- error_code: 200
 --- no_error_log
 [error]
+
+
+
+=== TEST 4: Cluster, a slot in mid-migration: a session read through ASK (from a node that did not track the read for this connection) is never cached, every check asks Redis
+--- http_config eval: $::ClusterHttp
+--- request
+GET /ping
+--- timeout: 30
+--- check_after eval
+sub {
+    my ($name) = @_;
+    my $n = main::nworkers();
+    main::get('/q/x?t=' . WxAuthTest::token('t013-warm'));
+    main::wait_tracked_at($_, $n) for @main::Masters;
+    my $token = WxAuthTest::token('t013-asked');
+    my $key = WxAuthTest::session_key($main::Prefix, $token);
+    my $from = WxAuthCluster::owner_of($main::Cluster, $key);
+    my ($to) = grep { $_ != $from } @main::Masters;
+    main::seed_at($from, $token, 'oAsked-1');
+    my $slot = WxAuthCluster::slot_of($main::Cluster, $key);
+    WxAuthCluster::move_slot($main::Cluster, $slot, $to, after_keys => sub {
+        # the record is on the importing node now; the migrating one answers -ASK for it
+        WxAuthStandIns::redis_at($to, 'CONFIG', 'RESETSTAT');
+        my @s = map { (main::get("/q/x?t=$token"))[0] } 1 .. 5;
+        Test::More::is("@s", '200 200 200 200 200', "$name - 5 checks pass through ASK");
+        Test::More::is(main::calls_at($to, 'get'), 5,
+                       "$name - each of them read the record on 127.0.0.1:$to (never cached)");
+    });
+}
+--- error_code: 200
+--- no_error_log
+[error]
