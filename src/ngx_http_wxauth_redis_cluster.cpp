@@ -122,25 +122,15 @@ ngx_http_wxauth_cluster_number(ngx_http_wxauth_cluster_worker_t *w,
 static bool
 ngx_http_wxauth_cluster_degraded(ngx_http_wxauth_cluster_worker_t *w)
 {
-    std::vector<bool>  serves(w->map.node_count(), false);
-
-    if (!w->known) {
+    if (!w->known || w->map.uncovered() > 0) {
         return true;
     }
 
-    for (unsigned slot = 0; slot < wxauth::cluster_slots; slot++) {
-        std::uint16_t  n = w->map.owner(slot);
+    std::vector<size_t>  counts = w->map.slot_counts();
 
-        if (n == wxauth::SlotMap::none) {
-            return true;
-        }
-
-        serves[n] = true;
-    }
-
-    for (size_t n = 0; n < serves.size(); n++) {
-        if (serves[n] && (n >= w->nodes.size() || w->nodes[n] == NULL
-                          || !ngx_http_wxauth_redis_usable(w->nodes[n])))
+    for (size_t n = 0; n < counts.size(); n++) {
+        if (counts[n] > 0 && (n >= w->nodes.size() || w->nodes[n] == NULL
+                              || !ngx_http_wxauth_redis_usable(w->nodes[n])))
         {
             return true;
         }
@@ -196,17 +186,15 @@ ngx_http_wxauth_cluster_slots_answered(void *data, ngx_uint_t outcome,
         return;
     }
 
-    for (n = 0; n < w->map.node_count(); n++) {
-        before.push_back(w->map.slots_of((std::uint16_t) n));
-    }
-
+    before = w->map.slot_counts();
     changed = w->map.assign(ranges);
+    after = w->map.slot_counts();
 
     ngx_http_wxauth_metric_inc(wxauth::Metric::redis_slot_map_refreshes);
 
     /* a node that served slots, serves none now and cannot be reached: a failover */
     for (n = 0; n < before.size(); n++) {
-        if (before[n] > 0 && w->map.slots_of((std::uint16_t) n) == 0
+        if (before[n] > 0 && after[n] == 0
             && (n >= w->nodes.size() || w->nodes[n] == NULL
                 || !ngx_http_wxauth_redis_ready_now(w->nodes[n])))
         {
@@ -241,13 +229,9 @@ ngx_http_wxauth_cluster_slots_answered(void *data, ngx_uint_t outcome,
     w->known = true;
 
     /* connect to every master now: the first request for its slots finds the connection up */
-    for (unsigned slot = 0; slot < wxauth::cluster_slots; slot++) {
-        std::uint16_t  owner = w->map.owner(slot);
-
-        if (owner != wxauth::SlotMap::none
-            && (owner >= w->nodes.size() || w->nodes[owner] == NULL))
-        {
-            (void) ngx_http_wxauth_cluster_node(w, owner);
+    for (n = 0; n < after.size(); n++) {
+        if (after[n] > 0 && (n >= w->nodes.size() || w->nodes[n] == NULL)) {
+            (void) ngx_http_wxauth_cluster_node(w, (std::uint16_t) n);
         }
     }
 
@@ -454,7 +438,7 @@ void
 ngx_http_wxauth_cluster_nodes(ngx_http_wxauth_redis_server_t *server,
     std::vector<wxauth::RedisNodeInfo> &out)
 {
-    std::vector<bool>                  master;
+    std::vector<size_t>                master;
     wxauth::RedisNodeInfo              info;
     ngx_http_wxauth_cluster_worker_t  *w;
 
@@ -464,15 +448,7 @@ ngx_http_wxauth_cluster_nodes(ngx_http_wxauth_redis_server_t *server,
         return;
     }
 
-    master.assign(w->map.node_count(), false);
-
-    for (unsigned slot = 0; slot < wxauth::cluster_slots; slot++) {
-        std::uint16_t  n = w->map.owner(slot);
-
-        if (n != wxauth::SlotMap::none) {
-            master[n] = true;
-        }
-    }
+    master = w->map.slot_counts();   /* a master serves slots */
 
     info.redis.assign((const char *) server->name.data, server->name.len);
 

@@ -291,6 +291,17 @@ std::size_t SlotMap::slots_of(std::uint16_t node) const noexcept
     return n;
 }
 
+std::vector<std::size_t> SlotMap::slot_counts() const
+{
+    std::vector<std::size_t> counts(nodes_.size(), 0);
+    for (std::uint16_t o : owner_) {
+        if (o != none) {
+            counts[o]++;
+        }
+    }
+    return counts;
+}
+
 std::size_t SlotMap::uncovered() const noexcept
 {
     return slots_of(none);

@@ -92,6 +92,8 @@ public:
     }
     // Slots served by `node`.
     std::size_t slots_of(std::uint16_t node) const noexcept;
+    // Slots served by each node (node_count() of them), in one pass over the map.
+    std::vector<std::size_t> slot_counts() const;
     // Slots no node serves.
     std::size_t uncovered() const noexcept;
 

@@ -276,3 +276,27 @@ TEST(Cluster, SlotMapReplicasOfEveryMaster)
         EXPECT_EQ(map.address(map.replicas()[m][0]), ranges[i].replicas[0]);
     }
 }
+
+TEST(Cluster, SlotMapSlotCounts)
+{
+    SlotMap map;
+    EXPECT_TRUE(map.slot_counts().empty());
+    std::vector<SlotRange> ranges(2);
+    ranges[0].first = 0;
+    ranges[0].last = 99;
+    ranges[0].master = {"127.0.0.1", 7000};
+    ranges[0].replicas = {{"127.0.0.1", 7002}};
+    ranges[1].first = 100;
+    ranges[1].last = 16000;
+    ranges[1].master = {"127.0.0.1", 7001};
+    map.assign(ranges);
+    std::vector<std::size_t> counts = map.slot_counts();
+    ASSERT_EQ(counts.size(), map.node_count());
+    EXPECT_EQ(counts[map.find(ranges[0].master)], 100u);
+    EXPECT_EQ(counts[map.find(ranges[1].master)], 15901u);
+    EXPECT_EQ(counts[map.find(ranges[0].replicas[0])], 0u);
+    for (std::uint16_t n = 0; n < map.node_count(); n++) {
+        EXPECT_EQ(counts[n], map.slots_of(n));
+    }
+    EXPECT_EQ(map.uncovered(), 16384u - 16001u);
+}
