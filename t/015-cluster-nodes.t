@@ -258,6 +258,9 @@ sub {
                                  defined $window->{$_} ? sprintf('%.0f', $window->{$_} * 1000)
                                                        : 'never') } qw(A B C))));
 
+    # the login below may write to any master: one that has not yet heard of the
+    # promotion answers CLUSTERDOWN (503 by design)
+    WxAuthCluster::wait_state_ok($main::Cluster, 15);
     for my $node (qw(A B C)) {
         for my $made (sort keys %made) {
             my ($status, $body) = WxAuthMultiNode::use_on($node, $made{$made}[0]);

@@ -12,6 +12,9 @@ package WxAuthCluster;
 #   replica_of($c, $port)  a replica of that master
 #   wait_ok($c)            until every live node says cluster_state:ok and agrees
 #                          on the slot map
+#   wait_state_ok($c)      until every live node says cluster_state:ok (after a
+#                          failover: each node has learnt of the promotion; until
+#                          then a node answers CLUSTERDOWN), the seconds it took
 #
 # Plain Perl, core modules only.
 
@@ -117,6 +120,25 @@ sub wait_ok {
         die "WxAuthCluster: the cluster is not ready after ${within} s: $why\n"
             if Time::HiRes::time() - $t0 > ($within || 30);
         Time::HiRes::sleep(0.05);
+    }
+}
+
+# Right after a promotion the nodes that have not yet heard of it still hold the
+# cluster down and answer every command CLUSTERDOWN (the module answers such a
+# command 503 store_unavailable, by design): a test that wants a write on any node
+# to succeed waits for this first.
+sub wait_state_ok {
+    my ($c, $within) = @_;
+    my $t0 = Time::HiRes::time();
+    while (1) {
+        my @down = grep {
+            (eval { WxAuthStandIns::redis_at($_, 'CLUSTER', 'INFO') } // '') !~ /cluster_state:ok/
+        } _live($c);
+        return Time::HiRes::time() - $t0 unless @down;
+        die "WxAuthCluster: after ${within} s, still not cluster_state:ok: "
+            . join(', ', map { "127.0.0.1:$_" } @down) . "\n"
+            if Time::HiRes::time() - $t0 > ($within || 30);
+        Time::HiRes::sleep(0.01);
     }
 }
 
