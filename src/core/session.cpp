@@ -6,25 +6,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "encoding.h"
 #include "json.h"
 
 namespace wxauth {
 
 namespace {
-
-void add_string(cJSON *obj, const char *name, const std::string &value)
-{
-    if (!cJSON_AddStringToObject(obj, name, value.c_str())) {
-        throw std::bad_alloc();
-    }
-}
-
-void add_number(cJSON *obj, const char *name, double value)
-{
-    if (!cJSON_AddNumberToObject(obj, name, value)) {
-        throw std::bad_alloc();
-    }
-}
 
 bool read_string(const cJSON *obj, const char *name, std::string &out)
 {
@@ -49,36 +36,46 @@ std::int64_t read_int(const cJSON *obj, const char *name)
 
 }  // namespace
 
+// Written directly rather than through cJSON, whose numbers go through sprintf("%1.15g") and a
+// sscanf() back (a tenth of a login's own CPU went to building this record). The same text as
+// cJSON_PrintUnformatted gave: the fields in this order, no spaces, whole numbers.
 std::string encode_session(const SessionRecord &rec)
 {
-    JsonPtr obj(cJSON_CreateObject());
-    if (!obj) {
-        throw std::bad_alloc();
-    }
-    add_number(obj.get(), "v", 1);
-    add_string(obj.get(), "openid", rec.openid);
-    add_string(obj.get(), "session_key", rec.session_key);
+    std::string out;
+    out.reserve(96 + rec.openid.size() + rec.session_key.size() + rec.unionid.size()
+                + rec.appid.size());
+    auto add_string = [&out](const char *name, const std::string &value) {
+        out += ",\"";
+        out += name;
+        out += "\":\"";
+        out += json_escape(value);
+        out += '"';
+    };
+    auto add_number = [&out](const char *name, std::int64_t value) {
+        out += ",\"";
+        out += name;
+        out += "\":";
+        out += std::to_string(value);
+    };
+    out += "{\"v\":1";
+    add_string("openid", rec.openid);
+    add_string("session_key", rec.session_key);
     if (!rec.unionid.empty()) {
-        add_string(obj.get(), "unionid", rec.unionid);
+        add_string("unionid", rec.unionid);
     }
-    add_string(obj.get(), "appid", rec.appid);
-    add_number(obj.get(), "iat", double(rec.issued_at));
+    add_string("appid", rec.appid);
+    add_number("iat", rec.issued_at);
     if (rec.ttl > 0) {
-        add_number(obj.get(), "ttl", double(rec.ttl));
+        add_number("ttl", rec.ttl);
     }
     if (rec.renew) {
-        add_number(obj.get(), "rn", 1);
+        add_number("rn", 1);
     }
     if (rec.max_until > 0) {
-        add_number(obj.get(), "mx", double(rec.max_until));
+        add_number("mx", rec.max_until);
     }
-
-    std::unique_ptr<char, decltype(&cJSON_free)> text(cJSON_PrintUnformatted(obj.get()),
-                                                      &cJSON_free);
-    if (!text) {
-        throw std::bad_alloc();
-    }
-    return std::string(text.get());
+    out += '}';
+    return out;
 }
 
 bool decode_session(std::string_view text, SessionRecord &rec)

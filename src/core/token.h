@@ -8,7 +8,8 @@ namespace wxauth {
 
 constexpr std::size_t token_length = 43;
 
-// 32 bytes from OpenSSL's CSPRNG (RAND_bytes), base64url without padding.
+// 32 bytes from OpenSSL's CSPRNG (RAND_bytes, drawn 2 KiB at a time per thread and wiped as
+// they are used; dropped in a fork()ed child), base64url without padding.
 // Throws std::runtime_error if the CSPRNG fails.
 std::string generate_token();
 

@@ -40,6 +40,35 @@ TEST(Session, EncodeExactText)
               R"({"v":1,"openid":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","session_key":"tiihtNczf5v6AKRyjwEUhQ==","appid":"wx4f4bc4dec97d474b","iat":1700000000})");
 }
 
+TEST(Session, EncodeLifetimeFieldsExactText)
+{
+    SessionRecord r = sample();
+    r.unionid.clear();
+    r.ttl = 86400;
+    r.renew = true;
+    r.max_until = 1702592000;
+    EXPECT_EQ(encode_session(r),
+              R"({"v":1,"openid":"oGZUI0egBJY1zhBYw2KhdUfwVJJE","session_key":"tiihtNczf5v6AKRyjwEUhQ==","appid":"wx4f4bc4dec97d474b","iat":1700000000,"ttl":86400,"rn":1,"mx":1702592000})");
+}
+
+// Every control character and DEL is escaped, and reads back as it was.
+TEST(Session, EncodeControlCharactersRoundTrip)
+{
+    SessionRecord in = sample();
+    for (int c = 1; c < 0x20; ++c) {
+        in.openid += char(c);
+    }
+    in.openid += '\x7f';
+    in.unionid = "\"\\/\xe5\xbe\xae";
+    std::string text = encode_session(in);
+    for (char c : text) {
+        EXPECT_TRUE(static_cast<unsigned char>(c) >= 0x20 && c != '\x7f') << int(c);
+    }
+    SessionRecord out;
+    ASSERT_TRUE(decode_session(text, out)) << text;
+    expect_same(in, out);
+}
+
 TEST(Session, RoundTrip)
 {
     SessionRecord in = sample();

@@ -1,6 +1,9 @@
 #include <set>
 #include <string>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "crypto.h"
@@ -38,6 +41,45 @@ TEST(Token, AllCharactersEventuallyUsed)
         }
     }
     EXPECT_EQ(chars.size(), 64u);
+}
+
+// The random bytes are drawn in blocks: a fork()ed child must not hand out the bytes its
+// parent hands out next (the block is dropped in the child).
+TEST(Token, ForkedChildNeverRepeatsTheParent)
+{
+    (void) generate_token();   // the block is filled, and mostly unused
+    int fds[2];
+    ASSERT_EQ(pipe(fds), 0);
+    pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        std::string mine;
+        for (int i = 0; i < 8; ++i) {
+            mine += generate_token();
+        }
+        ssize_t w = write(fds[1], mine.data(), mine.size());
+        _exit(w == ssize_t(mine.size()) ? 0 : 1);
+    }
+    close(fds[1]);
+    std::string theirs;
+    char buf[512];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) {
+        theirs.append(buf, std::size_t(n));
+    }
+    close(fds[0]);
+    int status = 0;
+    ASSERT_EQ(waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ASSERT_EQ(theirs.size(), 8 * token_length);
+
+    std::set<std::string> child;
+    for (std::size_t i = 0; i < 8; ++i) {
+        child.insert(theirs.substr(i * token_length, token_length));
+    }
+    for (int i = 0; i < 8; ++i) {
+        EXPECT_EQ(child.count(generate_token()), 0u) << "token " << i;
+    }
 }
 
 TEST(Token, WellFormed)
