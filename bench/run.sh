@@ -20,7 +20,9 @@
 # hits them alike. Reported per case:
 # requests/s, p50/p99, the ratio to its reference (plain; standin for login; also single Redis for
 # sentinel/cluster) in the same round, p99 added over the reference (medians over rounds), Redis
-# commands per check (INFO commandstats), the worker's RSS before and after RSS_REQUESTS
+# commands per check (INFO commandstats), the CPU time the measured nginx worker spent per request
+# (user + system, /proc/PID/stat; Redis, Node.js, the upstream and wrk are other processes, left
+# out) and how much more than the reference's, the worker's RSS before and after RSS_REQUESTS
 # authenticated requests, and a table of the goals of issue 9, met or not. Timings are reported,
 # never asserted.
 #
@@ -28,6 +30,10 @@
 #   ROUNDS=1 DURATION=2 RSS_REQUESTS=100000 bench/run.sh      quick check that it works
 #   CONNECTIONS=64 WXAUTH_SKIP_INSTALL=1 bench/run.sh
 #   BENCH_CASES="plain wxauth sentinel" bench/run.sh             only these cases
+#   BENCH_PERF_DIR=/tmp/prof bench/run.sh      also `perf record -g` of the worker during the first
+#                                              measured run of each case: /tmp/prof/CASE.data
+#                                              (its CPU numbers then include perf's own cost)
+#                                              (BENCH_PERF_ARGS: perf record options, default -g)
 #
 # Every server (upstream nginx, WeChat stand-in nginx, measured nginx, redis-servers,
 # redis-sentinel, the cluster's nodes, node) runs on free loopback ports in a scratch directory
@@ -612,7 +618,7 @@ for c in "${CASES[@]}"; do
 done
 
 # --- measure ---
-results=$scratch/results.tsv   # round case rps p50 p99 bad requests redis_commands
+results=$scratch/results.tsv   # round case rps p50 p99 bad requests redis_commands worker_cpu_us
 : >"$results"
 
 to_ms() {   # wrk latency ("812.00us", "1.20ms", "1.01s") -> milliseconds
@@ -628,13 +634,34 @@ redis_calls() {   # $1: ports -> the commands these Redis servers executed so fa
         | awk -F'[:=,]' '/^cmdstat_/ && $1 != "cmdstat_info" { s += $3 } END { print s + 0 }'
 }
 
-run_wrk() {   # $1: case, $2: seconds -> "rps p50 p99 bad requests redis_commands"
-    local out rps p50 p99 non2xx errors bad total rp before=0 after=0
+front_worker() {   # -> the PID of the measured nginx's one worker
+    ps -o pid= --ppid "$(cat "$scratch/front/nginx.pid")" | head -n 1 | tr -d ' '
+}
+
+worker_ticks() {   # $1: PID -> user + system CPU time it used so far, in clock ticks
+    # (/proc/PID/stat: fields 14 and 15, counted after the command name in parentheses)
+    sed -E 's/^.*\) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+clock_ticks=$(getconf CLK_TCK)
+
+run_wrk() {   # $1: case, $2: seconds, $3: set for measured runs -> "rps p50 p99 bad requests redis_commands worker_cpu_us_per_request"
+    local out rps p50 p99 non2xx errors bad total rp before=0 after=0 worker t0 t1 cpu
     rp=$(case_redis "$1")
     [ -z "$rp" ] || before=$(redis_calls "$rp")
     case_args "$1"
+    worker=$(front_worker)
+    t0=$(worker_ticks "$worker")
+    local perf_pid=
+    if [ -n "${BENCH_PERF_DIR:-}" ] && [ -n "${3:-}" ] && [ ! -e "$BENCH_PERF_DIR/$1.data" ]; then
+        # the first measured run of each case: a call-graph profile of the worker
+        perf record -q ${BENCH_PERF_ARGS:--g} -p "$worker" -o "$BENCH_PERF_DIR/$1.data" -- sleep "$2" \
+            >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
     out=$(timeout $(($2 + 30)) wrk -t1 -c"$CONNECTIONS" -d"${2}s" --latency "${wrk_args[@]}" \
               "$(case_url "$1")") || true
+    [ -z "$perf_pid" ] || wait "$perf_pid" || true
+    t1=$(worker_ticks "$worker")
     [ -z "$rp" ] || after=$(redis_calls "$rp")
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
     p50=$(to_ms "$(awk '$1 == "50%" { print $2 }' <<<"$out")")
@@ -647,12 +674,14 @@ run_wrk() {   # $1: case, $2: seconds -> "rps p50 p99 bad requests redis_command
     else
         bad=$(( ${total:-0} - ${non2xx:-0} + ${errors:-0} ))
     fi
-    echo "${rps:-0} $p50 $p99 $bad ${total:-0} $([ -z "$rp" ] && echo - || echo $((after - before)))"
+    cpu=$(awk -v d=$((t1 - t0)) -v hz="$clock_ticks" -v n="${total:-0}" \
+              'BEGIN { if (n > 0) printf "%.2f", d * 1000000 / hz / n; else print "-" }')
+    echo "${rps:-0} $p50 $p99 $bad ${total:-0} $([ -z "$rp" ] && echo - || echo $((after - before))) $cpu"
 }
 
 worker_rss() {   # -> VmRSS of the measured nginx's worker, in kB
     local worker
-    worker=$(ps -o pid= --ppid "$(cat "$scratch/front/nginx.pid")" | head -n 1 | tr -d ' ')
+    worker=$(front_worker)
     awk '/^VmRSS:/ { print $2 }' "/proc/$worker/status"
 }
 
@@ -667,9 +696,9 @@ for r in $(seq 1 "$ROUNDS"); do
     n=${#CASES[@]}
     for ((k = 0; k < n; k++)); do
         c=${CASES[(k + r - 1) % n]}
-        read -r rps p50 p99 bad total cmds < <(run_wrk "$c" "$DURATION")
-        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$c" "$rps" "$p50" "$p99" "$bad" "$total" "$cmds" >>"$results"
-        printf '  round %s  %-8s %9s req/s  p50 %7s ms  p99 %7s ms%s%s\n' "$r" "$c" "$rps" "$p50" "$p99" \
+        read -r rps p50 p99 bad total cmds cpu < <(run_wrk "$c" "$DURATION" measured)
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$c" "$rps" "$p50" "$p99" "$bad" "$total" "$cmds" "$cpu" >>"$results"
+        printf '  round %s  %-8s %9s req/s  p50 %7s ms  p99 %7s ms  worker CPU %6s us/request%s%s\n' "$r" "$c" "$rps" "$p50" "$p99" "$cpu" \
             "$([ "$cmds" = - ] || [ "${total:-0}" = 0 ] || awk -v c="$cmds" -v n="$total" 'BEGIN { printf "  %.3f Redis commands/check", c / n }')" \
             "$([ "$bad" = 0 ] || echo "  ($bad unexpected answers or socket errors)")"
     done
@@ -686,7 +715,7 @@ for c in wxauth cache; do
     done_requests=0
     while [ "$done_requests" -lt "$RSS_REQUESTS" ]; do
         secs=$(awk -v n=$((RSS_REQUESTS - done_requests)) -v r="$rps" 'BEGIN { s = int(n / r) + 1; print (s > 60 ? 60 : s) }')
-        read -r _ _ _ bad total _ < <(run_wrk "$c" "$secs")
+        read -r _ _ _ bad total _ _ < <(run_wrk "$c" "$secs")
         [ "${total:-0}" -gt 0 ] || { echo "bench: wrk made no request of $c" >&2; break; }
         [ "$bad" = 0 ] || echo "bench: $bad unexpected answers during the memory run of $c" >&2
         done_requests=$((done_requests + total))
@@ -715,6 +744,7 @@ awk -F'\t' -v cases="${CASES[*]}" -v memfile="$memory" -v rssn="$RSS_REQUESTS" '
         for (r = 1; r <= rounds; r++) {
             if (!((x, r) in rps) || !((y, r) in rps)) continue
             if (kind == "ratio") { if (rps[y, r] + 0 == 0) continue; v = rps[x, r] / rps[y, r] }
+            else if (kind == "cpu") { if (cpu[x, r] == "-" || cpu[y, r] == "-") continue; v = cpu[x, r] - cpu[y, r] }
             else v = p99[x, r] - p99[y, r]
             vals[++n] = v
             if (lo == "" || v < lo) lo = v
@@ -723,7 +753,7 @@ awk -F'\t' -v cases="${CASES[*]}" -v memfile="$memory" -v rssn="$RSS_REQUESTS" '
         smin = lo; smax = hi
         return median(vals, n)
     }
-    function med(arr, c,    r, n) { n = 0; for (r = 1; r <= rounds; r++) if ((c, r) in arr) v2[++n] = arr[c, r]; return median(v2, n) }
+    function med(arr, c,    r, n) { n = 0; for (r = 1; r <= rounds; r++) if ((c, r) in arr && arr[c, r] != "-") v2[++n] = arr[c, r]; return median(v2, n) }
     function cmds_per_check(c,    r, n) {
         n = 0
         for (r = 1; r <= rounds; r++) if ((c, r) in cmds && cmds[c, r] != "-" && total[c, r] > 0) v3[++n] = cmds[c, r] / total[c, r]
@@ -737,6 +767,7 @@ awk -F'\t' -v cases="${CASES[*]}" -v memfile="$memory" -v rssn="$RSS_REQUESTS" '
     }
     {
         rps[$2, $1] = $3; p50[$2, $1] = $4; p99[$2, $1] = $5; bad[$2] += $6; total[$2, $1] = $7; cmds[$2, $1] = $8
+        cpu[$2, $1] = $9 == "" ? "-" : $9
         present[$2] = 1
         if ($1 > rounds) rounds = $1
     }
@@ -756,33 +787,37 @@ awk -F'\t' -v cases="${CASES[*]}" -v memfile="$memory" -v rssn="$RSS_REQUESTS" '
 
         print "### Checks (reference: plain, same round)"
         print ""
-        print "| case | requests/s | ratio to plain | p50 ms | p99 ms | p99 added ms | Redis commands/check |"
-        print "|---|---:|---:|---:|---:|---:|---:|"
+        print "| case | requests/s | ratio to plain | p50 ms | p99 ms | p99 added ms | Redis commands/check | worker CPU us/request | CPU added us |"
+        print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
         for (k = 1; k <= n; k++) {
             c = cs[k]
             if (c == "standin" || c == "login" || !have(c)) continue
             q = stat(c, "plain", "ratio"); qlo = smin; qhi = smax
             d = stat(c, "plain", "p99")
-            printf "| %s | %.0f | %s%s | %s | %s | %s | %s |%s\n", desc[c], med(rps, c), fmt(q, "%.2f"),
+            e = stat(c, "plain", "cpu")
+            printf "| %s | %.0f | %s%s | %s | %s | %s | %s | %s | %s |%s\n", desc[c], med(rps, c), fmt(q, "%.2f"),
                 (rounds > 1 && c != "plain") ? sprintf(" (%.2f-%.2f)", qlo, qhi) : "",
                 fmt(med(p50, c), "%.2f"), fmt(med(p99, c), "%.2f"), c == "plain" ? "-" : fmt(d, "%+.2f"),
-                fmt(cmds_per_check(c), "%.3f"), bad[c] ? " (" bad[c] " unexpected answers)" : ""
+                fmt(cmds_per_check(c), "%.3f"), fmt(med(cpu, c), "%.1f"), c == "plain" ? "-" : fmt(e, "%+.1f"),
+                bad[c] ? " (" bad[c] " unexpected answers)" : ""
         }
         if (have("login") || have("standin")) {
         print ""
         print "### Login (reference: plain proxying of the same stand-in, same round)"
         print ""
-        print "| case | requests/s | ratio to stand-in | p50 ms | p99 ms | p99 added ms |"
-        print "|---|---:|---:|---:|---:|---:|"
+        print "| case | requests/s | ratio to stand-in | p50 ms | p99 ms | p99 added ms | worker CPU us/request | CPU added us |"
+        print "|---|---:|---:|---:|---:|---:|---:|---:|"
         }
         for (k = 1; k <= n; k++) {
             c = cs[k]
             if ((c != "standin" && c != "login") || !have(c)) continue
             q = stat(c, "standin", "ratio"); qlo = smin; qhi = smax
             d = stat(c, "standin", "p99")
-            printf "| %s | %.0f | %s%s | %s | %s | %s |%s\n", desc[c], med(rps, c), fmt(q, "%.2f"),
+            e = stat(c, "standin", "cpu")
+            printf "| %s | %.0f | %s%s | %s | %s | %s | %s | %s |%s\n", desc[c], med(rps, c), fmt(q, "%.2f"),
                 (rounds > 1 && c != "standin") ? sprintf(" (%.2f-%.2f)", qlo, qhi) : "",
                 fmt(med(p50, c), "%.2f"), fmt(med(p99, c), "%.2f"), c == "standin" ? "-" : fmt(d, "%+.2f"),
+                fmt(med(cpu, c), "%.1f"), c == "standin" ? "-" : fmt(e, "%+.1f"),
                 bad[c] ? " (" bad[c] " unexpected answers)" : ""
         }
         print ""
