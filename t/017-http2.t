@@ -177,7 +177,6 @@ GET /api/profile
 --- response_body_like: ^\{"error":"store_unavailable","message":"[^"]+"\}$
 --- error_log
 client canceled stream 1
-client canceled stream 9
 did not answer in time
 
 
