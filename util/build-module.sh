@@ -48,5 +48,9 @@ make -C "$work/nginx" -f objs/Makefile modules -j"$(nproc)" >"$work/make.log" 2>
     exit 1
 }
 mkdir -p "$(dirname "$out")"
-cp "$work/nginx/objs/ngx_http_wxauth_module.so" "$out"
+# a new file renamed over the old one, never the old one rewritten: an nginx that has the
+# module loaded (the demo, a developer's) keeps its mapping of the old file; rewritten in
+# place, its workers would crash, and the master's forks of the same mapping with them
+cp "$work/nginx/objs/ngx_http_wxauth_module.so" "$out.new.$$"
+mv -f "$out.new.$$" "$out"
 echo "build-module: $out"
