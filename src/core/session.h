@@ -1,4 +1,5 @@
-// The session record stored in Redis: JSON text written and read with cJSON.
+// The session record stored in Redis: JSON text, written directly and read directly when it
+// has the plain shape this module writes, through cJSON otherwise.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,18 @@ std::string encode_session(const SessionRecord &rec);
 
 // Accepts what encode_session writes (unknown fields ignored). Returns false when the text is
 // not a JSON object, or openid, session_key or appid are missing or not strings.
+// A record of the plain shape (one flat object of strings without escapes and whole numbers of
+// at most 15 digits, the first of duplicate names counting) is read without cJSON; any other
+// text goes to cJSON (parse_json's rules), and both give the same answer for every text.
 bool decode_session(std::string_view text, SessionRecord &rec);
+
+namespace detail {
+// The two readers behind decode_session, for the tests that hold them to the same answers.
+// decode_session_plain: the answer, or nothing when the text is not of the plain shape.
+enum class PlainDecode { accepted, refused, not_plain };
+PlainDecode decode_session_plain(std::string_view text, SessionRecord &rec);
+bool decode_session_cjson(std::string_view text, SessionRecord &rec);
+}  // namespace detail
 
 // The Redis expiry (seconds) a session gets when it is stored at login: its ttl, cut short by
 // max_until when that comes first. At least 1.
