@@ -2,14 +2,33 @@
 
 namespace wxauth {
 
+namespace {
+
+// CRC16-XMODEM one byte at a time: the table of the polynomial 0x1021, built at compile time
+// (the bit-by-bit loop was 2% of a worker's time checking sessions through a cluster)
+struct Crc16Table {
+    std::uint16_t entry[256] = {};
+    constexpr Crc16Table()
+    {
+        for (unsigned byte = 0; byte < 256; ++byte) {
+            std::uint16_t crc = std::uint16_t(byte << 8);
+            for (int bit = 0; bit < 8; ++bit) {
+                crc = (crc & 0x8000) ? std::uint16_t((crc << 1) ^ 0x1021) : std::uint16_t(crc << 1);
+            }
+            entry[byte] = crc;
+        }
+    }
+};
+
+constexpr Crc16Table crc16_table;
+
+}  // namespace
+
 std::uint16_t crc16_xmodem(std::string_view data) noexcept
 {
     std::uint16_t crc = 0;
     for (unsigned char byte : data) {
-        crc ^= std::uint16_t(byte) << 8;
-        for (int bit = 0; bit < 8; ++bit) {
-            crc = (crc & 0x8000) ? std::uint16_t((crc << 1) ^ 0x1021) : std::uint16_t(crc << 1);
-        }
+        crc = std::uint16_t((crc << 8) ^ crc16_table.entry[((crc >> 8) ^ byte) & 0xff]);
     }
     return crc;
 }

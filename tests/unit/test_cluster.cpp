@@ -1,3 +1,5 @@
+#include <cstdint>
+#include <random>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -13,6 +15,34 @@ TEST(Cluster, Crc16Xmodem)
     EXPECT_EQ(crc16_xmodem(""), 0);
     EXPECT_EQ(crc16_xmodem(std::string("\0", 1)), 0);
     EXPECT_EQ(crc16_xmodem("A"), 0x58E5);
+}
+
+// The table-driven CRC against the bit-by-bit definition, on random texts of every length
+// up to 300 bytes and every byte value.
+TEST(Cluster, Crc16XmodemMatchesTheBitwiseDefinition)
+{
+    auto bitwise = [](const std::string &data) {
+        std::uint16_t crc = 0;
+        for (unsigned char byte : data) {
+            crc ^= std::uint16_t(byte) << 8;
+            for (int bit = 0; bit < 8; ++bit) {
+                crc = (crc & 0x8000) ? std::uint16_t((crc << 1) ^ 0x1021) : std::uint16_t(crc << 1);
+            }
+        }
+        return crc;
+    };
+    std::mt19937 rng(16384);
+    for (int len = 0; len <= 300; ++len) {
+        std::string data(std::size_t(len), '\0');
+        for (char &c : data) {
+            c = char(rng() & 0xff);
+        }
+        ASSERT_EQ(crc16_xmodem(data), bitwise(data)) << "length " << len;
+    }
+    for (int b = 0; b < 256; ++b) {
+        std::string one(1, char(b));
+        ASSERT_EQ(crc16_xmodem(one), bitwise(one)) << "byte " << b;
+    }
 }
 
 TEST(Cluster, KeySlotOfKnownKeys)
