@@ -10,6 +10,7 @@ use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use WxAuthTest;
 use WxAuthStandIns;
+use WxAuthNodes;
 use File::Temp ();
 use POSIX ();
 use Time::HiRes ();
@@ -626,3 +627,56 @@ sub {
 --- error_code: 200
 --- error_log
 stopped answering, dropping it
+
+
+
+=== TEST 14: workers that crash (SIGKILL) take their tracking with them: the workers that replace them flush the zone, so a session deleted meanwhile is not served from it
+--- request
+GET /ping
+--- timeout: 30
+--- check_after eval
+sub {
+    my ($name) = @_;
+    # a node of its own: its master logs the crash at [alert], which this block's own log
+    # must not show
+    my $node = WxAuthNodes::start_node(name => 'crash', workers => 2, http_config => <<"_H_", config => <<'_C_');
+    wxauth_redis 127.0.0.1:$main::RedisPort;
+    wxauth_redis_prefix "$main::Prefix";
+    wxauth_session_cache zone=wxcrash:1m valid=60s;
+_H_
+    location /c/ {
+        wxauth on;
+        wxauth_token $arg_t;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_UPSTREAM_PORT;
+    }
+_C_
+    main::wait_tracked(4);   # two workers here, two there
+    my $t = 'Cr4sH5eD6wO7rK8eR9sF0lU1sH2tH3eZ-oN_eE4xYz5';
+    my $key = main::seed($t);
+    main::resetstat();
+    my @st = map { ($node->request("GET /c/x?t=$t"))[0] } 1 .. 4;
+    Test::More::is("@st", '200 200 200 200', "$name - the session passes on the node");
+    Test::More::cmp_ok(main::calls('get'), '<=', 2, "$name - and is cached (GETs: " . main::calls('get') . ')');
+
+    my @old = $node->worker_pids;
+    kill 'KILL', @old;
+    my $deadline = Time::HiRes::time() + 10;
+    my @new;
+    while (Time::HiRes::time() < $deadline) {
+        @new = $node->worker_pids;
+        my %was = map { $_ => 1 } @old;
+        last if @new == 2 && !grep { $was{$_} } @new;
+        Time::HiRes::sleep(0.05);
+    }
+    Test::More::is(scalar(grep { my $p = $_; !grep { $_ == $p } @old } @new), 2,
+                   "$name - two new workers replace the killed ones");
+    Test::More::like($node->log_text, qr/exited on signal 9/, "$name - the master saw the crash");
+
+    # nobody tracks the key now: this DEL reaches no nginx
+    Test::More::is(WxAuthTest::redis('DEL', $key), 1, "$name - the session deleted in Redis");
+    my ($after) = $node->request("GET /c/x?t=$t");
+    Test::More::is($after, 401, "$name - the new workers do not serve it from the zone");
+    $node->stop;
+    main::wait_tracked(2);
+}
+--- error_code: 200
