@@ -182,8 +182,22 @@ sub {
     my $n = main::nworkers();
     main::wait_tracked_at($main::Master, $n);
     my $token = WxAuthTest::token('t013-failover');
-    main::seed_at($main::Master, $token, 'oFail-1');
-    WxAuthStandIns::redis_session($main::Master, ['WAIT', 1, 2000]);
+    # the replica, started with the suite, may still wait for its first sync (a master
+    # delays a diskless sync by repl-diskless-sync-delay, 5 s by default)
+    my $online = Time::HiRes::time() + 20;
+    until ((eval { WxAuthStandIns::redis_at($main::Master, 'INFO', 'replication') } // '')
+           =~ /^slave0:.*state=online/m) {
+        die "t/016: the replica is not online after 20 s\n" if Time::HiRes::time() > $online;
+        Time::HiRes::sleep(0.1);
+    }
+    # seeded and waited for on one connection: WAIT counts the replicas that have this
+    # connection's writes (on a fresh connection it has nothing to wait for)
+    my ($set, $acks) = WxAuthStandIns::redis_session($main::Master,
+        ['SET', WxAuthTest::session_key($main::Prefix, $token),
+         WxAuthTest::session_record(openid => 'oFail-1', appid => $main::AppId, ttl => 600),
+         'EX', 600],
+        ['WAIT', 1, 2000]);
+    Test::More::is("$set $acks", 'OK 1', "$name - the session is on the master and its replica");
     my ($s0) = main::get("/q/x?t=$token");
     Test::More::is($s0, 200, "$name - cached on the old master");
 
