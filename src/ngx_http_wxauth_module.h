@@ -167,6 +167,21 @@ ngx_http_wxauth_sv(const ngx_str_t &s)
 }
 
 
+/*
+ * A timer of a worker's background work (reconnect probes, liveness, refreshes, heartbeats):
+ * cancelable, so that it never keeps an exiting worker (reload, quit) alive.
+ */
+static inline void
+ngx_http_wxauth_background_timer(ngx_event_t *ev, ngx_event_handler_pt handler, void *data,
+    ngx_log_t *log)
+{
+    ev->handler = handler;
+    ev->data = data;
+    ev->log = log;
+    ev->cancelable = 1;
+}
+
+
 /* ngx_http_wxauth_context.cpp */
 ngx_http_wxauth_ctx_t *ngx_http_wxauth_find_ctx(ngx_http_request_t *r);
 ngx_http_wxauth_ctx_t *ngx_http_wxauth_get_ctx(ngx_http_request_t *r);

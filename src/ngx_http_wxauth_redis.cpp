@@ -1181,15 +1181,9 @@ ngx_http_wxauth_redis_conn_new(ngx_http_wxauth_redis_server_t *server, ngx_log_t
     conn->h.name = &server->name;
     conn->h.gone = ngx_http_wxauth_redis_gone;
 
-    conn->liveness.handler = ngx_http_wxauth_redis_liveness_expired;
-    conn->liveness.data = conn;
-    conn->liveness.log = log;
-    conn->liveness.cancelable = 1;
-
-    conn->probe.handler = ngx_http_wxauth_redis_probe;
-    conn->probe.data = conn;
-    conn->probe.log = log;
-    conn->probe.cancelable = 1;
+    ngx_http_wxauth_background_timer(&conn->liveness, ngx_http_wxauth_redis_liveness_expired,
+                                     conn, log);
+    ngx_http_wxauth_background_timer(&conn->probe, ngx_http_wxauth_redis_probe, conn, log);
 
     return conn;
 }

@@ -508,10 +508,8 @@ ngx_http_wxauth_cluster_init_worker(ngx_http_wxauth_redis_server_t *server, ngx_
 
     w->server = server;
     w->log = log;
-    w->refresh.handler = ngx_http_wxauth_cluster_refresh_handler;
-    w->refresh.data = w;
-    w->refresh.log = log;
-    w->refresh.cancelable = 1;
+    ngx_http_wxauth_background_timer(&w->refresh, ngx_http_wxauth_cluster_refresh_handler, w,
+                                     log);
 
     server->cluster->worker = w;
 

@@ -566,16 +566,10 @@ ngx_http_wxauth_sentinel_init_worker(ngx_http_wxauth_redis_server_t *server, ngx
     s->exiting = 0;
 
     s->ask.sentinel = s;
-    s->ask.timer.handler = ngx_http_wxauth_sentinel_ask_timer;
-    s->ask.timer.data = s;
-    s->ask.timer.log = log;
-    s->ask.timer.cancelable = 1;
+    ngx_http_wxauth_background_timer(&s->ask.timer, ngx_http_wxauth_sentinel_ask_timer, s, log);
 
     s->sub.sentinel = s;
-    s->sub.timer.handler = ngx_http_wxauth_sentinel_sub_timer;
-    s->sub.timer.data = s;
-    s->sub.timer.log = log;
-    s->sub.timer.cancelable = 1;
+    ngx_http_wxauth_background_timer(&s->sub.timer, ngx_http_wxauth_sentinel_sub_timer, s, log);
 
     ngx_http_wxauth_sentinel_subscribe(s);
 

@@ -639,15 +639,8 @@ ngx_http_wxauth_tracking_open(ngx_http_wxauth_redis_server_t *server, ngx_log_t 
     t->h.name = &server->name;
     t->h.gone = ngx_http_wxauth_tracking_gone;
 
-    t->probe.handler = ngx_http_wxauth_tracking_probe;
-    t->probe.data = t;
-    t->probe.log = log;
-    t->probe.cancelable = 1;
-
-    t->heartbeat.handler = ngx_http_wxauth_tracking_heartbeat;
-    t->heartbeat.data = t;
-    t->heartbeat.log = log;
-    t->heartbeat.cancelable = 1;
+    ngx_http_wxauth_background_timer(&t->probe, ngx_http_wxauth_tracking_probe, t, log);
+    ngx_http_wxauth_background_timer(&t->heartbeat, ngx_http_wxauth_tracking_heartbeat, t, log);
 
     t->started = 1;
 
